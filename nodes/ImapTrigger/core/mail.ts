@@ -1,0 +1,273 @@
+/**
+ * Turns a fetched mail (raw source, or headers only) into the trigger's output item. Mail is
+ * untrusted: parsing failures become an item with an `error` field and the raw source kept,
+ * never an exception that would block the mails behind it.
+ */
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+
+export interface MailAddress {
+	address: string;
+	name: string;
+}
+
+export interface AttachmentInfo {
+	filename: string;
+	contentType: string;
+	size: number;
+	contentId: string | null;
+	inline: boolean;
+	/** Name of the n8n binary property holding it, or null when not attached as binary. */
+	binaryProperty: string | null;
+	/** Why the content is not attached, when it is not. */
+	skipped: 'disabled' | 'too-large' | 'mail-too-large' | null;
+}
+
+/** Headers other nodes of this package (filter, router, sender's loop guard) read. */
+export const KEPT_HEADERS = [
+	'auto-submitted',
+	'precedence',
+	'list-id',
+	'list-unsubscribe',
+	'x-auto-response-suppress',
+	'x-autoreply',
+	'x-autorespond',
+	'return-path',
+	'delivered-to',
+	'content-type',
+	'x-crm-email-loop',
+] as const;
+
+export interface MailItem {
+	account: string;
+	folder: string;
+	uid: number;
+	uidValidity: string;
+	messageId: string | null;
+	inReplyTo: string | null;
+	references: string[];
+	subject: string;
+	from: MailAddress | null;
+	to: MailAddress[];
+	cc: MailAddress[];
+	replyTo: MailAddress[];
+	date: string | null;
+	internalDate: string;
+	size: number;
+	flags: string[];
+	text: string | null;
+	html: string | null;
+	headers: Record<string, string>;
+	attachments: AttachmentInfo[];
+	/** The mail was larger than the size limit: headers only, no body. */
+	truncated: boolean;
+	error: { code: 'MAIL_PARSE_FAILED'; message: string } | null;
+}
+
+export interface FetchedMail {
+	account: string;
+	folder: string;
+	uid: number;
+	uidValidity: string;
+	internalDate: Date;
+	size: number;
+	flags: string[];
+	/** Full source, or the header block when the mail is over the size limit. */
+	source: Buffer;
+	headersOnly: boolean;
+}
+
+export interface AttachmentPolicy {
+	/** Attach attachment contents as binary data. */
+	include: boolean;
+	/** Largest attachment attached, in bytes. */
+	maxBytes: number;
+}
+
+export interface MailRecord {
+	json: MailItem;
+	/** Attachment contents to attach as binary, keyed by the property named in json.attachments. */
+	binaries: Array<{ property: string; filename: string; contentType: string; content: Buffer }>;
+}
+
+const EMPTY_ITEM_TEXT = '';
+
+/** Bare Message-ID with its angle brackets, the form mail headers use. */
+export function normalizeMessageId(value: string | undefined | null): string | null {
+	if (!value) return null;
+	const id = value.trim().replace(/^<+|>+$/g, '').trim();
+	return id ? `<${id}>` : null;
+}
+
+function addresses(field: AddressObject | AddressObject[] | undefined): MailAddress[] {
+	if (!field) return [];
+	const list = Array.isArray(field) ? field : [field];
+	const out: MailAddress[] = [];
+	const walk = (entries: AddressObject['value']) => {
+		for (const e of entries) {
+			if (e.group) walk(e.group);
+			else if (e.address) out.push({ address: e.address.trim(), name: (e.name ?? '').trim() });
+		}
+	};
+	for (const obj of list) walk(obj.value);
+	return out;
+}
+
+function headerText(value: unknown): string {
+	if (value === undefined || value === null) return '';
+	if (typeof value === 'string') return value;
+	if (Array.isArray(value)) return value.map(headerText).join(', ');
+	if (value instanceof Date) return value.toISOString();
+	if (typeof value === 'object') {
+		const v = value as { text?: string; value?: unknown; params?: Record<string, string> };
+		if (typeof v.text === 'string') return v.text;
+		if (typeof v.value === 'string') {
+			const params = Object.entries(v.params ?? {}).map(([k, p]) => `; ${k}=${p}`);
+			return v.value + params.join('');
+		}
+		return JSON.stringify(value);
+	}
+	return String(value);
+}
+
+function keptHeaders(parsed: ParsedMail): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const name of KEPT_HEADERS) {
+		const raw = parsed.headerLines.filter((h) => h.key === name);
+		if (raw.length === 0) continue;
+		// The decoded value where mailparser has one, else the raw line without its name.
+		const decoded = parsed.headers.get(name);
+		out[name] =
+			decoded !== undefined && name !== 'list-unsubscribe'
+				? headerText(decoded)
+				: raw.map((h) => h.line.slice(h.line.indexOf(':') + 1).trim()).join(', ');
+	}
+	return out;
+}
+
+function references(parsed: ParsedMail): string[] {
+	const refs = parsed.references;
+	const list = Array.isArray(refs) ? refs : refs ? refs.split(/\s+/) : [];
+	return list.map(normalizeMessageId).filter((r): r is string => r !== null);
+}
+
+function safeFilename(name: string | undefined, index: number): string {
+	const cleaned = (name ?? '').replace(/[\\/\0\r\n]/g, '_').trim();
+	return cleaned || `attachment-${index + 1}`;
+}
+
+export function toRecord(mail: FetchedMail, parsed: ParsedMail, policy: AttachmentPolicy): MailRecord {
+	const binaries: MailRecord['binaries'] = [];
+	const attachments: AttachmentInfo[] = (parsed.attachments ?? []).map((a, i) => {
+		const filename = safeFilename(a.filename, i);
+		const size = a.size ?? a.content?.length ?? 0;
+		let skipped: AttachmentInfo['skipped'] = null;
+		let binaryProperty: string | null = null;
+		if (mail.headersOnly) skipped = 'mail-too-large';
+		else if (!policy.include) skipped = 'disabled';
+		else if (size > policy.maxBytes) skipped = 'too-large';
+		else {
+			binaryProperty = `attachment_${binaries.length}`;
+			binaries.push({ property: binaryProperty, filename, contentType: a.contentType, content: a.content });
+		}
+		return {
+			filename,
+			contentType: a.contentType,
+			size,
+			contentId: a.cid ?? null,
+			inline: a.contentDisposition === 'inline',
+			binaryProperty,
+			skipped,
+		};
+	});
+	const from = addresses(parsed.from)[0] ?? null;
+	return {
+		json: {
+			account: mail.account,
+			folder: mail.folder,
+			uid: mail.uid,
+			uidValidity: mail.uidValidity,
+			messageId: normalizeMessageId(parsed.messageId),
+			inReplyTo: normalizeMessageId(parsed.inReplyTo?.split(/\s+/)[0]),
+			references: references(parsed),
+			subject: parsed.subject ?? EMPTY_ITEM_TEXT,
+			from,
+			to: addresses(parsed.to),
+			cc: addresses(parsed.cc),
+			replyTo: addresses(parsed.replyTo),
+			date: parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date.toISOString() : null,
+			internalDate: mail.internalDate.toISOString(),
+			size: mail.size,
+			flags: mail.flags,
+			text: mail.headersOnly ? null : (parsed.text ?? null),
+			html: mail.headersOnly ? null : typeof parsed.html === 'string' ? parsed.html : null,
+			headers: keptHeaders(parsed),
+			attachments,
+			truncated: mail.headersOnly,
+			error: null,
+		},
+		binaries,
+	};
+}
+
+/** The item for a mail that could not be parsed: what the IMAP server told us, plus the raw source. */
+export function failedRecord(mail: FetchedMail, error: unknown): MailRecord {
+	const message = error instanceof Error ? error.message : String(error);
+	return {
+		json: {
+			account: mail.account,
+			folder: mail.folder,
+			uid: mail.uid,
+			uidValidity: mail.uidValidity,
+			messageId: null,
+			inReplyTo: null,
+			references: [],
+			subject: '',
+			from: null,
+			to: [],
+			cc: [],
+			replyTo: [],
+			date: null,
+			internalDate: mail.internalDate.toISOString(),
+			size: mail.size,
+			flags: mail.flags,
+			text: null,
+			html: null,
+			headers: {},
+			attachments: [],
+			truncated: mail.headersOnly,
+			error: { code: 'MAIL_PARSE_FAILED', message: `The mail could not be parsed: ${message}` },
+		},
+		binaries: [
+			{ property: 'raw', filename: `${mail.folder}-${mail.uid}.eml`, contentType: 'message/rfc822', content: mail.source },
+		],
+	};
+}
+
+/** Limits handed to mailparser: a hostile mail must not make parsing unbounded. */
+const PARSER_OPTIONS = {
+	skipImageLinks: true,
+	skipTextToHtml: true,
+	skipTextLinks: true,
+	maxHtmlLengthToParse: 10 * 1024 * 1024,
+};
+
+export async function parseMail(mail: FetchedMail, policy: AttachmentPolicy): Promise<MailRecord> {
+	try {
+		const source = mail.headersOnly ? Buffer.concat([mail.source, Buffer.from('\r\n')]) : mail.source;
+		if (!looksLikeMail(source)) throw new Error('no RFC 5322 header section was found');
+		const parsed = await simpleParser(source, PARSER_OPTIONS);
+		return toRecord(mail, parsed, policy);
+	} catch (error) {
+		return failedRecord(mail, error);
+	}
+}
+
+/**
+ * A mail must start with a header field ("Name: value"). mailparser accepts anything, so garbage
+ * would otherwise become an empty mail with its bytes as the body, which no rule could route.
+ */
+export function looksLikeMail(source: Buffer): boolean {
+	const head = source.subarray(0, 2048).toString('latin1');
+	const firstLine = head.split(/\r?\n/, 1)[0];
+	return /^[!-9;-~]+:/.test(firstLine) || /^From /.test(firstLine);
+}

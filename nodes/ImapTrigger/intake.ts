@@ -1,0 +1,468 @@
+/**
+ * The IMAP intake engine behind the trigger: connection, IDLE and polling, reconnects, batches
+ * and the watermark protocol. It imports nothing from n8n: the trigger glue hands it a state
+ * store (n8n static data) and a `deliver` that resolves once the workflow has the batch.
+ */
+import type { FetchMessageObject, ImapFlow } from 'imapflow';
+
+import { CrmEmailError } from '../shared/errors';
+import { createImapClient, describeImapError, type ImapCredentials } from '../shared/transport/imap';
+import {
+	commitPending,
+	inCatchUp,
+	messageKey,
+	normalizeState,
+	planFolder,
+	selectBatch,
+	type Candidate,
+	type FolderScan,
+	type IntakeState,
+} from './core/cursor';
+import { parseMail, type AttachmentPolicy, type FetchedMail, type MailRecord } from './core/mail';
+
+export type AfterFetch = 'nothing' | 'markRead' | 'move';
+
+export interface IntakeOptions {
+	credentials: ImapCredentials;
+	folders: string[];
+	fetchSince: Date;
+	afterFetch: AfterFetch;
+	moveTo?: string;
+	/** At most this many mails are handed to the workflow at once. */
+	batchSize: number;
+	/** Mails larger than this are handed over with their headers only. */
+	maxMailBytes: number;
+	attachments: AttachmentPolicy;
+	/** 'idle': IMAP IDLE on the first folder plus polling; 'poll': polling only. */
+	mode: 'idle' | 'poll';
+	pollIntervalMs: number;
+	reconnect?: { initialMs?: number; maxMs?: number; reportAfter?: number };
+}
+
+export interface StateStore {
+	load(): unknown;
+	save(state: IntakeState): void;
+}
+
+export interface IntakeHooks {
+	/** Resolves once the workflow has received the batch; rejects if it could not be started. */
+	deliver(records: MailRecord[]): Promise<void>;
+	/** A problem the admin must see (the connection stays down, a folder is missing, ...). */
+	reportError(error: CrmEmailError): void;
+	log?(level: 'debug' | 'info' | 'warn', message: string, meta?: Record<string, unknown>): void;
+}
+
+const METADATA_QUERY = { uid: true, internalDate: true, size: true, envelope: true } as const;
+
+export class ImapIntake {
+	private client?: ImapFlow;
+	private stopped = false;
+	private running?: Promise<void>;
+	private again = false;
+	private pollTimer?: NodeJS.Timeout;
+	private reconnectTimer?: NodeJS.Timeout;
+	private failures = 0;
+	private reported = new Set<string>();
+	private readonly account: string;
+
+	constructor(
+		private readonly opts: IntakeOptions,
+		private readonly store: StateStore,
+		private readonly hooks: IntakeHooks,
+	) {
+		if (opts.folders.length === 0) throw new CrmEmailError('CONFIG_INVALID', 'Folders: name at least one folder to watch');
+		if (opts.afterFetch === 'move' && !opts.moveTo) {
+			throw new CrmEmailError('CONFIG_INVALID', 'Move To Folder: name the folder fetched mails are moved to');
+		}
+		this.account = `${opts.credentials.user}@${opts.credentials.host}`;
+	}
+
+	/**
+	 * Connects (a wrong password or a missing folder fails here, so activation shows it), then
+	 * drains the backlog in the background and listens for new mail.
+	 */
+	async start(): Promise<void> {
+		this.client = await this.connect();
+		await this.checkFolders(this.client);
+		this.pollTimer = setInterval(() => this.request(), this.opts.pollIntervalMs);
+		this.request();
+	}
+
+	async stop(): Promise<void> {
+		this.stopped = true;
+		clearInterval(this.pollTimer);
+		clearTimeout(this.reconnectTimer);
+		const client = this.client;
+		this.client = undefined;
+		// Log out first: a batch still in the workflow must not hold the connection open. Nothing
+		// is lost by cutting a fetch short; its batch was not handed over and is found again.
+		if (client) await client.logout().catch(() => client.close());
+		if (this.running) {
+			await Promise.race([this.running.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+		}
+	}
+
+	/** Asks for a drain; several requests while one runs collapse into one more run. */
+	request(): void {
+		if (this.stopped) return;
+		if (this.running) {
+			this.again = true;
+			return;
+		}
+		this.running = this.drainLoop().finally(() => {
+			this.running = undefined;
+			if (this.again && !this.stopped) {
+				this.again = false;
+				this.request();
+			}
+		});
+	}
+
+	/** Resolves once no drain is running or requested (for tests and benchmarks). */
+	async settled(): Promise<void> {
+		while (this.running) await this.running;
+	}
+
+	private async drainLoop(): Promise<void> {
+		const client = this.client;
+		if (!client || !client.usable) return;
+		try {
+			for (;;) {
+				const { more } = await this.batch(client);
+				if (!more || this.stopped) break;
+			}
+			if (this.opts.mode === 'idle' && !this.stopped) await client.mailboxOpen(this.opts.folders[0]);
+			this.reported.clear();
+		} catch (error) {
+			const described = describeImapError(error, this.opts.credentials);
+			if (described.code === 'IMAP_CONNECTION_LOST' || !client.usable) {
+				this.log('warn', `IMAP connection lost during a fetch: ${described.message}`);
+				client.close();
+				return;
+			}
+			this.report(described);
+		}
+	}
+
+	/** One batch: scan, pick, fetch, hand over, commit, after-fetch actions. */
+	private async batch(client: ImapFlow): Promise<{ delivered: number; more: boolean }> {
+		let state = normalizeState(this.store.load());
+		if (state.pending) {
+			// Handed to the workflow before the last stop: it must not be handed over again.
+			state = commitPending(state);
+			this.store.save(state);
+		}
+		// STATUS of the selected folder answers from what the server last pushed: NOOP collects it.
+		if (client.mailbox) await client.noop();
+		const scans: FolderScan[] = [];
+		for (const folder of this.opts.folders) {
+			const scan = await this.scanFolder(client, folder, state);
+			if (scan) scans.push(scan);
+		}
+		const selection = selectBatch(scans, state.seen, this.opts.batchSize);
+		const records = await this.fetchRecords(client, selection.deliver);
+
+		if (records.length === 0) {
+			if (Object.keys(selection.cursors).length > 0) {
+				state = { ...state, folders: { ...state.folders, ...selection.cursors } };
+				this.store.save(state);
+			}
+		} else {
+			state = { ...state, pending: { folders: selection.cursors, keys: selection.keys } };
+			this.store.save(state);
+			try {
+				await this.hooks.deliver(records);
+			} catch (error) {
+				const { pending: _dropped, ...rest } = state;
+				this.store.save(rest);
+				throw new CrmEmailError(
+					'DELIVERY_FAILED',
+					`The workflow could not take ${records.length} mails; they will be fetched again: ${(error as Error).message}`,
+				);
+			}
+			state = commitPending(state);
+			this.store.save(state);
+		}
+		await this.afterFetch(client, [...selection.deliver, ...selection.duplicates]);
+		if (selection.duplicates.length > 0) {
+			this.log('debug', `Passed over ${selection.duplicates.length} mails already seen (same Message-ID)`);
+		}
+		return { delivered: records.length, more: selection.more };
+	}
+
+	private async scanFolder(client: ImapFlow, folder: string, state: IntakeState): Promise<FolderScan | null> {
+		const status = await this.status(client, folder);
+		const plan = planFolder(
+			state.folders[folder],
+			{ uidValidity: String(status.uidValidity ?? ''), uidNext: status.uidNext ?? 1 },
+			this.opts.fetchSince,
+		);
+		if (plan.kind === 'idle') return null;
+		if (plan.kind === 'catchUp' && plan.reason === 'uidvalidity-changed') {
+			this.log('warn', `UIDVALIDITY of "${folder}" changed: resuming by date since ${plan.since.toISOString()}`);
+		}
+		const scannedTo = (status.uidNext ?? 1) - 1;
+		const lock = await client.getMailboxLock(folder);
+		try {
+			let uids: number[];
+			if (plan.kind === 'catchUp') {
+				uids = await this.searchCatchUp(client, plan.fromUid, plan.since, plan.belowUid);
+			} else {
+				uids = ((await client.search({ uid: `${plan.fromUid}:*` }, { uid: true })) || []) as number[];
+			}
+			// "n:*" matches the highest UID even when it is below n (RFC 3501), hence the filter.
+			uids = uids.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
+			// Metadata for a window big enough to fill a batch after duplicates are passed over.
+			const window = uids.slice(0, this.opts.batchSize * 4);
+			const candidates: Candidate[] = [];
+			if (window.length > 0) {
+				for (const msg of await client.fetchAll(window.join(','), METADATA_QUERY, { uid: true })) {
+					const c = this.candidate(folder, msg);
+					if (inCatchUp(plan, c)) candidates.push(c);
+				}
+			}
+			candidates.sort((a, b) => a.uid - b.uid);
+			const reached = window.length < uids.length ? window[window.length - 1] : scannedTo;
+			return { folder, plan, candidates, scannedTo: reached };
+		} finally {
+			lock.release();
+		}
+	}
+
+	private async status(client: ImapFlow, folder: string) {
+		const status = await client.status(folder, { uidNext: true, uidValidity: true });
+		if (!status) {
+			throw new CrmEmailError('IMAP_FOLDER_MISSING', `The folder "${folder}" could not be opened in the mailbox of "${this.opts.credentials.user}"`, { folder });
+		}
+		return status;
+	}
+
+	private async searchCatchUp(client: ImapFlow, fromUid: number, since: Date, belowUid: number): Promise<number[]> {
+		// SEARCH SINCE compares dates only (no time): the exact boundary is applied on the
+		// internal dates afterwards. Mails at or above belowUid arrived later and always count.
+		const day = new Date(Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate() - 1));
+		try {
+			const found = await client.search(
+				{ uid: `${fromUid}:*`, or: [{ since: day }, { uid: `${Math.max(belowUid, 1)}:*` }] },
+				{ uid: true },
+			);
+			if (Array.isArray(found)) return found;
+		} catch (error) {
+			this.log('warn', `SEARCH SINCE failed, filtering by internal date instead: ${(error as Error).message}`);
+		}
+		// Some servers do not support SEARCH SINCE (EspoCRM #776): every UID, filtered later.
+		return ((await client.search({ uid: `${fromUid}:*` }, { uid: true })) || []) as number[];
+	}
+
+	private candidate(folder: string, msg: FetchMessageObject): Candidate {
+		const internalDate = new Date(msg.internalDate ?? 0);
+		const env = msg.envelope;
+		return {
+			folder,
+			uid: msg.uid,
+			internalDate,
+			size: msg.size ?? 0,
+			key: messageKey(env?.messageId, {
+				date: env?.date ? new Date(env.date).toISOString() : undefined,
+				subject: env?.subject,
+				from: env?.from?.[0]?.address,
+				size: msg.size,
+			}),
+		};
+	}
+
+	private async fetchRecords(client: ImapFlow, picked: Candidate[]): Promise<MailRecord[]> {
+		const byFolder = new Map<string, Candidate[]>();
+		for (const c of picked) byFolder.set(c.folder, [...(byFolder.get(c.folder) ?? []), c]);
+		const records: MailRecord[] = [];
+		for (const [folder, list] of byFolder) {
+			const status = await this.status(client, folder);
+			const uidValidity = String(status.uidValidity ?? '');
+			const lock = await client.getMailboxLock(folder);
+			try {
+				const small = list.filter((c) => c.size <= this.opts.maxMailBytes).map((c) => c.uid);
+				const large = list.filter((c) => c.size > this.opts.maxMailBytes).map((c) => c.uid);
+				const fetched = new Map<number, FetchedMail>();
+				const take = async (uids: number[], headersOnly: boolean) => {
+					if (uids.length === 0) return;
+					const query = headersOnly
+						? { uid: true, flags: true, internalDate: true, size: true, headers: true }
+						: { uid: true, flags: true, internalDate: true, size: true, source: true };
+					for await (const msg of client.fetch(uids.join(','), query, { uid: true })) {
+						fetched.set(msg.uid, {
+							account: this.account,
+							folder,
+							uid: msg.uid,
+							uidValidity,
+							internalDate: new Date(msg.internalDate ?? 0),
+							size: msg.size ?? 0,
+							flags: [...(msg.flags ?? [])],
+							source: (headersOnly ? msg.headers : msg.source) ?? Buffer.alloc(0),
+							headersOnly,
+						});
+					}
+				};
+				await take(small, false);
+				await take(large, true);
+				// In UID order; a mail expunged since the scan is simply gone.
+				for (const c of list) {
+					const mail = fetched.get(c.uid);
+					if (mail) records.push(await parseMail(mail, this.opts.attachments));
+				}
+			} finally {
+				lock.release();
+			}
+		}
+		return records;
+	}
+
+	private async afterFetch(client: ImapFlow, handled: Candidate[]): Promise<void> {
+		if (this.opts.afterFetch === 'nothing' || handled.length === 0) return;
+		const byFolder = new Map<string, number[]>();
+		for (const c of handled) byFolder.set(c.folder, [...(byFolder.get(c.folder) ?? []), c.uid]);
+		for (const [folder, uids] of byFolder) {
+			const lock = await client.getMailboxLock(folder);
+			try {
+				if (this.opts.afterFetch === 'markRead') {
+					await client.messageFlagsAdd(uids.join(','), ['\\Seen'], { uid: true });
+				} else if (this.opts.moveTo && this.opts.moveTo !== folder) {
+					await client.messageMove(uids.join(','), this.opts.moveTo, { uid: true });
+				}
+			} catch (error) {
+				// The mails were delivered; only the action failed. Say so, never deliver them again.
+				this.report(describeImapError(error, this.opts.credentials, this.opts.moveTo ?? folder));
+			} finally {
+				lock.release();
+			}
+		}
+	}
+
+	/** Mails for the editor's "fetch test event": the newest ones, state untouched. */
+	async latest(count: number): Promise<MailRecord[]> {
+		const client = await this.connect(false);
+		try {
+			const records: MailRecord[] = [];
+			for (const folder of this.opts.folders) {
+				const lock = await client.getMailboxLock(folder);
+				try {
+					const exists = client.mailbox ? client.mailbox.exists : 0;
+					if (exists === 0) continue;
+					const from = Math.max(1, exists - count + 1);
+					const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
+					for await (const msg of client.fetch(`${from}:*`, query)) {
+						const source = msg.source ?? Buffer.alloc(0);
+						const headersOnly = (msg.size ?? 0) > this.opts.maxMailBytes;
+						const end = source.indexOf('\r\n\r\n');
+						records.push(
+							await parseMail(
+								{
+									account: this.account,
+									folder,
+									uid: msg.uid,
+									uidValidity: String(client.mailbox ? client.mailbox.uidValidity : ''),
+									internalDate: new Date(msg.internalDate ?? 0),
+									size: msg.size ?? 0,
+									flags: [...(msg.flags ?? [])],
+									source: headersOnly && end > 0 ? source.subarray(0, end + 2) : source,
+									headersOnly,
+								},
+								this.opts.attachments,
+							),
+						);
+					}
+				} finally {
+					lock.release();
+				}
+			}
+			records.sort((a, b) => b.json.internalDate.localeCompare(a.json.internalDate));
+			return records.slice(0, count);
+		} finally {
+			await client.logout().catch(() => client.close());
+		}
+	}
+
+	private async connect(listen = true): Promise<ImapFlow> {
+		const client = createImapClient(this.opts.credentials, {
+			disableAutoIdle: !listen || this.opts.mode !== 'idle',
+			autoIdleDelay: 200,
+		});
+		client.on('error', (error: Error) => this.log('debug', `IMAP client error: ${error.message}`));
+		try {
+			await client.connect();
+		} catch (error) {
+			client.close();
+			throw describeImapError(error, this.opts.credentials);
+		}
+		if (listen) {
+			client.on('exists', () => this.request());
+			client.on('close', () => this.onClose(client));
+		}
+		return client;
+	}
+
+	private async checkFolders(client: ImapFlow): Promise<void> {
+		const known = new Set((await client.list()).map((f) => f.path));
+		const wanted = [...this.opts.folders, ...(this.opts.afterFetch === 'move' && this.opts.moveTo ? [this.opts.moveTo] : [])];
+		for (const folder of wanted) {
+			if (!known.has(folder)) {
+				await client.logout().catch(() => client.close());
+				throw new CrmEmailError(
+					'IMAP_FOLDER_MISSING',
+					`The folder "${folder}" does not exist in the mailbox of "${this.opts.credentials.user}" on ${this.opts.credentials.host}; existing folders: ${[...known].join(', ')}`,
+					{ folder },
+				);
+			}
+		}
+	}
+
+	private onClose(client: ImapFlow): void {
+		if (this.stopped || this.client !== client) return;
+		this.client = undefined;
+		this.log('warn', 'IMAP connection closed; reconnecting');
+		this.scheduleReconnect();
+	}
+
+	private scheduleReconnect(): void {
+		const r = this.opts.reconnect ?? {};
+		const delay = Math.min((r.initialMs ?? 1000) * 2 ** this.failures, r.maxMs ?? 60_000);
+		this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
+	}
+
+	private async reconnect(): Promise<void> {
+		if (this.stopped) return;
+		try {
+			const client = await this.connect();
+			if (this.stopped) {
+				await client.logout().catch(() => client.close());
+				return;
+			}
+			this.client = client;
+			if (this.failures > 0) this.log('info', `IMAP connection back after ${this.failures} failed attempts`);
+			this.failures = 0;
+			this.reported.clear();
+			this.request();
+		} catch (error) {
+			this.failures += 1;
+			const reportAfter = this.opts.reconnect?.reportAfter ?? 3;
+			if (this.failures === reportAfter) {
+				const e = error instanceof CrmEmailError ? error : describeImapError(error, this.opts.credentials);
+				this.report(
+					new CrmEmailError(e.code, `${e.message} — still retrying (attempt ${this.failures}); mail will be picked up where it stopped`, e.details),
+				);
+			}
+			this.scheduleReconnect();
+		}
+	}
+
+	private report(error: CrmEmailError): void {
+		const key = `${error.code}:${error.message}`;
+		if (this.reported.has(key)) return;
+		this.reported.add(key);
+		this.log('warn', error.message);
+		this.hooks.reportError(error);
+	}
+
+	private log(level: 'debug' | 'info' | 'warn', message: string, meta?: Record<string, unknown>): void {
+		this.hooks.log?.(level, message, { account: this.account, ...meta });
+	}
+}

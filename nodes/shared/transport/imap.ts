@@ -1,0 +1,139 @@
+/**
+ * IMAP clients from this package's IMAP credential. Imports nothing from n8n, so the trigger's
+ * intake, the filter's IMAP actions and the tests share one way to connect and one way to explain
+ * a failure.
+ */
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+
+import { CrmEmailError, redact } from '../errors';
+
+export type MailSecurity = 'tls' | 'starttls' | 'none';
+
+export interface ImapCredentials {
+	host: string;
+	port: number;
+	security: MailSecurity;
+	user: string;
+	password: string;
+	/** Accept a self-signed or otherwise unverifiable certificate. Off by default. */
+	allowSelfSigned?: boolean;
+}
+
+export function imapOptions(creds: ImapCredentials, extra: Partial<ImapFlowOptions> = {}): ImapFlowOptions {
+	if (!creds.host) throw new CrmEmailError('CONFIG_INVALID', 'The IMAP credential has no host');
+	return {
+		host: creds.host,
+		port: Number(creds.port) || (creds.security === 'tls' ? 993 : 143),
+		secure: creds.security === 'tls',
+		// STARTTLS is required when chosen and never attempted with "none" (plain loopback servers).
+		doSTARTTLS: creds.security === 'starttls' ? true : creds.security === 'none' ? false : undefined,
+		auth: { user: creds.user, pass: creds.password },
+		tls: { rejectUnauthorized: !creds.allowSelfSigned, servername: creds.host },
+		logger: false,
+		connectionTimeout: 20_000,
+		greetingTimeout: 15_000,
+		socketTimeout: 5 * 60_000,
+		...extra,
+	};
+}
+
+export function createImapClient(creds: ImapCredentials, extra: Partial<ImapFlowOptions> = {}): ImapFlow {
+	return new ImapFlow(imapOptions(creds, extra));
+}
+
+interface ErrorLike {
+	code?: string;
+	message?: string;
+	authenticationFailed?: boolean;
+	tlsFailed?: boolean;
+	responseText?: string;
+	serverResponseCode?: string;
+	mailboxMissing?: boolean;
+	path?: string;
+}
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|EPROTO/i;
+
+/** Turns any connect/login/command failure into a typed error an admin can act on. */
+export function describeImapError(error: unknown, creds: ImapCredentials, folder?: string): CrmEmailError {
+	if (error instanceof CrmEmailError) return error;
+	const e = (error ?? {}) as ErrorLike;
+	const where = `${creds.host}:${creds.port}`;
+	const server = e.responseText ? redact(e.responseText, [creds.password]) : undefined;
+	const plain = redact(String(e.message ?? error), [creds.password]);
+	const code = e.code ?? '';
+	if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+		return new CrmEmailError(
+			'IMAP_AUTH',
+			`The IMAP server ${where} refused the login for user "${creds.user}": check the user and password of the IMAP credential${server ? ` (server said: ${server})` : ''}`,
+			{ host: creds.host, port: creds.port, user: creds.user, serverResponse: server },
+		);
+	}
+	if (e.tlsFailed || TLS_CODES.test(code) || /certificate|wrong version number|ssl/i.test(plain)) {
+		return new CrmEmailError(
+			'IMAP_TLS',
+			`TLS with the IMAP server ${where} failed (${code || plain}): check the security setting (TLS on 993, STARTTLS on 143) or, for a self-signed certificate, switch on "Allow Self-Signed Certificate"`,
+			{ host: creds.host, port: creds.port, tlsCode: code || undefined },
+		);
+	}
+	if (code === 'ECONNREFUSED') {
+		return new CrmEmailError(
+			'IMAP_CONNECTION_REFUSED',
+			`The IMAP server ${where} refused the connection: check the host and port of the IMAP credential, and that the server is running`,
+			{ host: creds.host, port: creds.port },
+		);
+	}
+	if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+		return new CrmEmailError('IMAP_HOST_NOT_FOUND', `The IMAP host "${creds.host}" could not be resolved`, {
+			host: creds.host,
+		});
+	}
+	if (/TIMEOUT|ETIMEDOUT/i.test(code)) {
+		return new CrmEmailError('IMAP_TIMEOUT', `The IMAP server ${where} did not answer in time (${code})`, {
+			host: creds.host,
+			port: creds.port,
+		});
+	}
+	if (e.mailboxMissing || e.serverResponseCode === 'NONEXISTENT') {
+		const name = folder ?? e.path ?? '?';
+		return new CrmEmailError(
+			'IMAP_FOLDER_MISSING',
+			`The folder "${name}" does not exist in the mailbox of "${creds.user}" on ${creds.host}${server ? ` (server said: ${server})` : ''}`,
+			{ folder: name, host: creds.host, serverResponse: server },
+		);
+	}
+	if (code === 'NoConnection' || code === 'EConnectionClosed' || code === 'ECONNRESET' || code === 'EPIPE') {
+		return new CrmEmailError('IMAP_CONNECTION_LOST', `The connection to the IMAP server ${where} was lost (${code})`, {
+			host: creds.host,
+			port: creds.port,
+		});
+	}
+	return new CrmEmailError(
+		'IMAP_COMMAND_FAILED',
+		`The IMAP server ${where}${folder ? ` (folder "${folder}")` : ''} answered with an error: ${server ?? plain}`,
+		{ host: creds.host, port: creds.port, folder, serverResponse: server },
+	);
+}
+
+export interface ImapTestResult {
+	ok: boolean;
+	message: string;
+	code?: string;
+	folders?: string[];
+}
+
+/** The credential test: connect, log in, list folders. */
+export async function testImapCredentials(creds: ImapCredentials): Promise<ImapTestResult> {
+	const client = createImapClient(creds, { connectionTimeout: 10_000, greetingTimeout: 10_000 });
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+		const folders = (await client.list()).map((f) => f.path);
+		return { ok: true, message: `Connected; ${folders.length} folders`, folders };
+	} catch (error) {
+		const described = describeImapError(error, creds);
+		return { ok: false, message: described.message, code: described.code };
+	} finally {
+		await client.logout().catch(() => client.close());
+	}
+}

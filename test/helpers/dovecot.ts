@@ -1,0 +1,211 @@
+/**
+ * A real Dovecot IMAP server on 127.0.0.1 for integration tests and benchmarks, run from a
+ * generated config in a temp folder (see README "Tests"). One instance per test file.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+
+export interface DovecotUser {
+	user: string;
+	password: string;
+}
+
+export async function freePort(): Promise<number> {
+	return await new Promise((resolve, reject) => {
+		const srv = createServer();
+		srv.unref();
+		srv.on('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const address = srv.address();
+			const port = typeof address === 'object' && address ? address.port : 0;
+			srv.close(() => resolve(port));
+		});
+	});
+}
+
+function idOf(kind: 'u' | 'g', name: string): number {
+	const out = spawnSync('id', [`-${kind}`, name], { encoding: 'utf8' });
+	if (out.status !== 0) throw new Error(`user ${name} missing: is dovecot-imapd installed?`);
+	return Number(out.stdout.trim());
+}
+
+export class Dovecot {
+	readonly dir: string;
+	readonly host = '127.0.0.1';
+	port = 0;
+	private child?: ChildProcess;
+
+	constructor(readonly users: DovecotUser[] = [{ user: 'support', password: 'secret' }]) {
+		this.dir = mkdtempSync(join(tmpdir(), 'crm-email-dovecot-'));
+	}
+
+	get user(): DovecotUser {
+		return this.users[0];
+	}
+
+	get configPath(): string {
+		return join(this.dir, 'dovecot.conf');
+	}
+
+	async start(): Promise<void> {
+		const d = this.dir;
+		if (!this.port) this.port = await freePort();
+		chmodSync(d, 0o755);
+		for (const sub of ['run', 'state', 'mail']) mkdirSync(join(d, sub), { recursive: true });
+		chownSync(join(d, 'mail'), idOf('u', 'dovecot'), idOf('g', 'dovecot'));
+		writeFileSync(
+			join(d, 'users'),
+			this.users.map((u) => `${u.user}:{PLAIN}${u.password}`).join('\n') + '\n',
+		);
+		writeFileSync(
+			this.configPath,
+			`base_dir = ${d}/run
+state_dir = ${d}/state
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = ${d}/dovecot.log
+mail_location = maildir:${d}/mail/%u
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+imap_idle_notify_interval = 1 secs
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${this.port}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${d}/users
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=${d}/mail/%u
+}
+`,
+		);
+		this.child = spawn('dovecot', ['-F', '-c', this.configPath], { stdio: 'ignore' });
+		await this.waitUntil(true);
+	}
+
+	/** Stops the server; the mail folder stays, so start() brings the same mailbox back. */
+	async stop(): Promise<void> {
+		const child = this.child;
+		if (!child) return;
+		this.child = undefined;
+		const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+		child.kill('SIGTERM');
+		await exited;
+		await this.waitUntil(false);
+	}
+
+	async restart(): Promise<void> {
+		await this.stop();
+		await this.start();
+	}
+
+	async destroy(): Promise<void> {
+		await this.stop();
+		rmSync(this.dir, { recursive: true, force: true });
+	}
+
+	private async waitUntil(listening: boolean): Promise<void> {
+		const deadline = Date.now() + 10_000;
+		while (Date.now() < deadline) {
+			const up = await new Promise<boolean>((resolve) => {
+				const sock = require('node:net').connect(this.port, this.host);
+				sock.once('connect', () => {
+					sock.destroy();
+					resolve(true);
+				});
+				sock.once('error', () => resolve(false));
+			});
+			if (up === listening) return;
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		throw new Error(`dovecot did not ${listening ? 'start' : 'stop'} on port ${this.port}`);
+	}
+
+	/** A connected imapflow client for filling and inspecting the mailbox. */
+	async client(user = this.user): Promise<ImapFlow> {
+		const client = new ImapFlow({
+			host: this.host,
+			port: this.port,
+			secure: false,
+			doSTARTTLS: false,
+			auth: { user: user.user, pass: user.password },
+			logger: false,
+		});
+		await client.connect();
+		return client;
+	}
+
+	credentials(user = this.user) {
+		return {
+			host: this.host,
+			port: this.port,
+			security: 'none' as const,
+			user: user.user,
+			password: user.password,
+			allowSelfSigned: false,
+		};
+	}
+}
+
+export interface MailSpec {
+	messageId?: string | null;
+	from?: string;
+	to?: string;
+	subject?: string;
+	body?: string;
+	date?: Date;
+	headers?: Record<string, string>;
+}
+
+let seq = 0;
+
+/** A small RFC 5322 message; `messageId: null` leaves the header out. */
+export function makeMail(spec: MailSpec = {}): string {
+	seq += 1;
+	const date = spec.date ?? new Date();
+	const lines = [
+		`From: ${spec.from ?? 'Customer <customer@example.org>'}`,
+		`To: ${spec.to ?? 'support@example.com'}`,
+		`Subject: ${spec.subject ?? `Test mail ${seq}`}`,
+		`Date: ${date.toUTCString()}`,
+	];
+	if (spec.messageId !== null) lines.push(`Message-ID: <${spec.messageId ?? `m${seq}.${Date.now()}@example.org`}>`);
+	for (const [k, v] of Object.entries(spec.headers ?? {})) lines.push(`${k}: ${v}`);
+	lines.push('MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', spec.body ?? `Body ${seq}`, '');
+	return lines.join('\r\n');
+}
+
+export async function appendMails(
+	client: ImapFlow,
+	folder: string,
+	mails: Array<string | { raw: string; date?: Date; flags?: string[] }>,
+): Promise<void> {
+	for (const m of mails) {
+		const raw = typeof m === 'string' ? m : m.raw;
+		const date = typeof m === 'string' ? undefined : m.date;
+		const flags = typeof m === 'string' ? [] : (m.flags ?? []);
+		await client.append(folder, raw, flags, date);
+	}
+}
+
+export async function ensureFolder(client: ImapFlow, folder: string): Promise<void> {
+	const list = await client.list();
+	if (!list.some((f) => f.path === folder)) await client.mailboxCreate(folder);
+}
