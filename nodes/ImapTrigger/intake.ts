@@ -6,9 +6,14 @@
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 
 import { CrmEmailError } from '../shared/errors';
-import { createImapClient, describeImapError, type ImapCredentials } from '../shared/transport/imap';
+import {
+	createImapClient,
+	describeImapError,
+	type ImapCredentials,
+} from '../shared/transport/imap';
 import {
 	commitPending,
+	dropPending,
 	inCatchUp,
 	messageKey,
 	normalizeState,
@@ -54,6 +59,14 @@ export interface IntakeHooks {
 
 const METADATA_QUERY = { uid: true, internalDate: true, size: true, envelope: true } as const;
 
+function deliveryFailed(count: number, error: unknown): CrmEmailError {
+	const reason = error instanceof Error ? error.message : String(error);
+	return new CrmEmailError(
+		'DELIVERY_FAILED',
+		`The workflow could not take ${count} mails; they will be fetched again: ${reason}`,
+	);
+}
+
 export class ImapIntake {
 	private client?: ImapFlow;
 	private stopped = false;
@@ -70,10 +83,8 @@ export class ImapIntake {
 		private readonly store: StateStore,
 		private readonly hooks: IntakeHooks,
 	) {
-		if (opts.folders.length === 0) throw new CrmEmailError('CONFIG_INVALID', 'Folders: name at least one folder to watch');
-		if (opts.afterFetch === 'move' && !opts.moveTo) {
-			throw new CrmEmailError('CONFIG_INVALID', 'Move To Folder: name the folder fetched mails are moved to');
-		}
+		if (opts.folders.length === 0)
+			throw new CrmEmailError('CONFIG_INVALID', 'Folders: name at least one folder to watch');
 		this.account = `${opts.credentials.user}@${opts.credentials.host}`;
 	}
 
@@ -98,7 +109,10 @@ export class ImapIntake {
 		// is lost by cutting a fetch short; its batch was not handed over and is found again.
 		if (client) await client.logout().catch(() => client.close());
 		if (this.running) {
-			await Promise.race([this.running.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+			await Promise.race([
+				this.running.catch(() => undefined),
+				new Promise((r) => setTimeout(r, 2000).unref()),
+			]);
 		}
 	}
 
@@ -131,7 +145,8 @@ export class ImapIntake {
 				const { more } = await this.batch(client);
 				if (!more || this.stopped) break;
 			}
-			if (this.opts.mode === 'idle' && !this.stopped) await client.mailboxOpen(this.opts.folders[0]);
+			if (this.opts.mode === 'idle' && !this.stopped)
+				await client.mailboxOpen(this.opts.folders[0]);
 			this.reported.clear();
 		} catch (error) {
 			const described = describeImapError(error, this.opts.credentials);
@@ -173,24 +188,27 @@ export class ImapIntake {
 			try {
 				await this.hooks.deliver(records);
 			} catch (error) {
-				const { pending: _dropped, ...rest } = state;
-				this.store.save(rest);
-				throw new CrmEmailError(
-					'DELIVERY_FAILED',
-					`The workflow could not take ${records.length} mails; they will be fetched again: ${(error as Error).message}`,
-				);
+				this.store.save(dropPending(state));
+				throw deliveryFailed(records.length, error);
 			}
 			state = commitPending(state);
 			this.store.save(state);
 		}
 		await this.afterFetch(client, [...selection.deliver, ...selection.duplicates]);
 		if (selection.duplicates.length > 0) {
-			this.log('debug', `Passed over ${selection.duplicates.length} mails already seen (same Message-ID)`);
+			this.log(
+				'debug',
+				`Passed over ${selection.duplicates.length} mails already seen (same Message-ID)`,
+			);
 		}
 		return { delivered: records.length, more: selection.more };
 	}
 
-	private async scanFolder(client: ImapFlow, folder: string, state: IntakeState): Promise<FolderScan | null> {
+	private async scanFolder(
+		client: ImapFlow,
+		folder: string,
+		state: IntakeState,
+	): Promise<FolderScan | null> {
 		const status = await this.status(client, folder);
 		const plan = planFolder(
 			state.folders[folder],
@@ -199,7 +217,10 @@ export class ImapIntake {
 		);
 		if (plan.kind === 'idle') return null;
 		if (plan.kind === 'catchUp' && plan.reason === 'uidvalidity-changed') {
-			this.log('warn', `UIDVALIDITY of "${folder}" changed: resuming by date since ${plan.since.toISOString()}`);
+			this.log(
+				'warn',
+				`UIDVALIDITY of "${folder}" changed: resuming by date since ${plan.since.toISOString()}`,
+			);
 		}
 		const scannedTo = (status.uidNext ?? 1) - 1;
 		const lock = await client.getMailboxLock(folder);
@@ -208,7 +229,8 @@ export class ImapIntake {
 			if (plan.kind === 'catchUp') {
 				uids = await this.searchCatchUp(client, plan.fromUid, plan.since, plan.belowUid);
 			} else {
-				uids = ((await client.search({ uid: `${plan.fromUid}:*` }, { uid: true })) || []) as number[];
+				uids = ((await client.search({ uid: `${plan.fromUid}:*` }, { uid: true })) ||
+					[]) as number[];
 			}
 			// "n:*" matches the highest UID even when it is below n (RFC 3501), hence the filter.
 			uids = uids.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
@@ -232,15 +254,26 @@ export class ImapIntake {
 	private async status(client: ImapFlow, folder: string) {
 		const status = await client.status(folder, { uidNext: true, uidValidity: true });
 		if (!status) {
-			throw new CrmEmailError('IMAP_FOLDER_MISSING', `The folder "${folder}" could not be opened in the mailbox of "${this.opts.credentials.user}"`, { folder });
+			throw new CrmEmailError(
+				'IMAP_FOLDER_MISSING',
+				`The folder "${folder}" could not be opened in the mailbox of "${this.opts.credentials.user}"`,
+				{ folder },
+			);
 		}
 		return status;
 	}
 
-	private async searchCatchUp(client: ImapFlow, fromUid: number, since: Date, belowUid: number): Promise<number[]> {
+	private async searchCatchUp(
+		client: ImapFlow,
+		fromUid: number,
+		since: Date,
+		belowUid: number,
+	): Promise<number[]> {
 		// SEARCH SINCE compares dates only (no time): the exact boundary is applied on the
 		// internal dates afterwards. Mails at or above belowUid arrived later and always count.
-		const day = new Date(Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate() - 1));
+		const day = new Date(
+			Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate() - 1),
+		);
 		try {
 			const found = await client.search(
 				{ uid: `${fromUid}:*`, or: [{ since: day }, { uid: `${Math.max(belowUid, 1)}:*` }] },
@@ -248,7 +281,10 @@ export class ImapIntake {
 			);
 			if (Array.isArray(found)) return found;
 		} catch (error) {
-			this.log('warn', `SEARCH SINCE failed, filtering by internal date instead: ${(error as Error).message}`);
+			this.log(
+				'warn',
+				`SEARCH SINCE failed, filtering by internal date instead: ${(error as Error).message}`,
+			);
 		}
 		// Some servers do not support SEARCH SINCE (EspoCRM #776): every UID, filtered later.
 		return ((await client.search({ uid: `${fromUid}:*` }, { uid: true })) || []) as number[];
@@ -402,7 +438,10 @@ export class ImapIntake {
 
 	private async checkFolders(client: ImapFlow): Promise<void> {
 		const known = new Set((await client.list()).map((f) => f.path));
-		const wanted = [...this.opts.folders, ...(this.opts.afterFetch === 'move' && this.opts.moveTo ? [this.opts.moveTo] : [])];
+		const wanted = [
+			...this.opts.folders,
+			...(this.opts.afterFetch === 'move' && this.opts.moveTo ? [this.opts.moveTo] : []),
+		];
 		for (const folder of wanted) {
 			if (!known.has(folder)) {
 				await client.logout().catch(() => client.close());
@@ -437,7 +476,8 @@ export class ImapIntake {
 				return;
 			}
 			this.client = client;
-			if (this.failures > 0) this.log('info', `IMAP connection back after ${this.failures} failed attempts`);
+			if (this.failures > 0)
+				this.log('info', `IMAP connection back after ${this.failures} failed attempts`);
 			this.failures = 0;
 			this.reported.clear();
 			this.request();
@@ -445,9 +485,14 @@ export class ImapIntake {
 			this.failures += 1;
 			const reportAfter = this.opts.reconnect?.reportAfter ?? 3;
 			if (this.failures === reportAfter) {
-				const e = error instanceof CrmEmailError ? error : describeImapError(error, this.opts.credentials);
+				const e =
+					error instanceof CrmEmailError ? error : describeImapError(error, this.opts.credentials);
 				this.report(
-					new CrmEmailError(e.code, `${e.message} — still retrying (attempt ${this.failures}); mail will be picked up where it stopped`, e.details),
+					new CrmEmailError(
+						e.code,
+						`${e.message} — still retrying (attempt ${this.failures}); mail will be picked up where it stopped`,
+						e.details,
+					),
 				);
 			}
 			this.scheduleReconnect();
@@ -462,7 +507,11 @@ export class ImapIntake {
 		this.hooks.reportError(error);
 	}
 
-	private log(level: 'debug' | 'info' | 'warn', message: string, meta?: Record<string, unknown>): void {
+	private log(
+		level: 'debug' | 'info' | 'warn',
+		message: string,
+		meta?: Record<string, unknown>,
+	): void {
 		this.hooks.log?.(level, message, { account: this.account, ...meta });
 	}
 }

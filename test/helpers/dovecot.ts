@@ -186,9 +186,16 @@ export function makeMail(spec: MailSpec = {}): string {
 		`Subject: ${spec.subject ?? `Test mail ${seq}`}`,
 		`Date: ${date.toUTCString()}`,
 	];
-	if (spec.messageId !== null) lines.push(`Message-ID: <${spec.messageId ?? `m${seq}.${Date.now()}@example.org`}>`);
+	if (spec.messageId !== null)
+		lines.push(`Message-ID: <${spec.messageId ?? `m${seq}.${Date.now()}@example.org`}>`);
 	for (const [k, v] of Object.entries(spec.headers ?? {})) lines.push(`${k}: ${v}`);
-	lines.push('MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', spec.body ?? `Body ${seq}`, '');
+	lines.push(
+		'MIME-Version: 1.0',
+		'Content-Type: text/plain; charset=utf-8',
+		'',
+		spec.body ?? `Body ${seq}`,
+		'',
+	);
 	return lines.join('\r\n');
 }
 

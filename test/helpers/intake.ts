@@ -15,7 +15,11 @@ export class MemoryStore implements StateStore {
 	}
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+	cond: () => boolean,
+	timeoutMs = 10_000,
+	what = 'condition',
+): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!cond()) {
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -46,7 +50,10 @@ export class Harness {
 	intake: ImapIntake;
 	onDeliver?: (records: MailRecord[]) => Promise<void> | void;
 
-	constructor(opts: IntakeOptions, readonly store: StateStore = new MemoryStore()) {
+	constructor(
+		opts: IntakeOptions,
+		readonly store: StateStore = new MemoryStore(),
+	) {
 		this.intake = new ImapIntake(opts, store, {
 			deliver: async (records) => {
 				this.batches.push(records);

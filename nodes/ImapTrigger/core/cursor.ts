@@ -55,6 +55,11 @@ export function normalizeState(raw: unknown): IntakeState {
 }
 
 /** Applies a batch's cursors and keys: the batch has reached the workflow. */
+/** The state without a pending batch (the batch never reached the workflow). */
+export function dropPending(state: IntakeState): IntakeState {
+	return { version: 1, folders: state.folders, seen: state.seen };
+}
+
 export function commitPending(state: IntakeState, seenLimit = DEFAULT_SEEN_LIMIT): IntakeState {
 	const pending = state.pending;
 	if (!pending) return state;
@@ -155,7 +160,10 @@ export function messageKey(
 	messageId: string | undefined | null,
 	fallback: { date?: string; subject?: string; from?: string; size?: number },
 ): string {
-	const id = (messageId ?? '').trim().replace(/^<+|>+$/g, '').trim();
+	const id = (messageId ?? '')
+		.trim()
+		.replace(/^<+|>+$/g, '')
+		.trim();
 	const basis = id
 		? `id:${id}`
 		: `nomid:${fallback.date ?? ''}|${fallback.from ?? ''}|${fallback.subject ?? ''}|${fallback.size ?? 0}`;
@@ -188,7 +196,11 @@ export interface BatchSelection {
  * A folder's cursor only moves past a mail that is in this batch or is a duplicate, so what is
  * left over is found again by the next batch.
  */
-export function selectBatch(scans: FolderScan[], seen: readonly string[], limit: number): BatchSelection {
+export function selectBatch(
+	scans: FolderScan[],
+	seen: readonly string[],
+	limit: number,
+): BatchSelection {
 	const known = new Set(seen);
 	const deliver: Candidate[] = [];
 	const duplicates: Candidate[] = [];
@@ -219,8 +231,11 @@ export function selectBatch(scans: FolderScan[], seen: readonly string[], limit:
 			// Everything the search saw is handled: skip the rest of the range and end a catch-up.
 			cursor = { ...cursor, lastUid: Math.max(cursor.lastUid, scan.scannedTo) };
 			if (cursor.catchUp && cursor.lastUid >= cursor.catchUp.belowUid - 1) {
-				const { catchUp: _done, ...rest } = cursor;
-				cursor = rest;
+				cursor = {
+					uidValidity: cursor.uidValidity,
+					lastUid: cursor.lastUid,
+					lastDate: cursor.lastDate,
+				};
 			}
 		}
 		if (!sameCursor(cursor, scan.plan.cursor) || scan.plan.kind === 'catchUp') {

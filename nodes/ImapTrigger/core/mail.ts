@@ -94,7 +94,10 @@ const EMPTY_ITEM_TEXT = '';
 /** Bare Message-ID with its angle brackets, the form mail headers use. */
 export function normalizeMessageId(value: string | undefined | null): string | null {
 	if (!value) return null;
-	const id = value.trim().replace(/^<+|>+$/g, '').trim();
+	const id = value
+		.trim()
+		.replace(/^<+|>+$/g, '')
+		.trim();
 	return id ? `<${id}>` : null;
 }
 
@@ -155,7 +158,11 @@ function safeFilename(name: string | undefined, index: number): string {
 	return cleaned || `attachment-${index + 1}`;
 }
 
-export function toRecord(mail: FetchedMail, parsed: ParsedMail, policy: AttachmentPolicy): MailRecord {
+export function toRecord(
+	mail: FetchedMail,
+	parsed: ParsedMail,
+	policy: AttachmentPolicy,
+): MailRecord {
 	const binaries: MailRecord['binaries'] = [];
 	const attachments: AttachmentInfo[] = (parsed.attachments ?? []).map((a, i) => {
 		const filename = safeFilename(a.filename, i);
@@ -167,7 +174,12 @@ export function toRecord(mail: FetchedMail, parsed: ParsedMail, policy: Attachme
 		else if (size > policy.maxBytes) skipped = 'too-large';
 		else {
 			binaryProperty = `attachment_${binaries.length}`;
-			binaries.push({ property: binaryProperty, filename, contentType: a.contentType, content: a.content });
+			binaries.push({
+				property: binaryProperty,
+				filename,
+				contentType: a.contentType,
+				content: a.content,
+			});
 		}
 		return {
 			filename,
@@ -238,7 +250,12 @@ export function failedRecord(mail: FetchedMail, error: unknown): MailRecord {
 			error: { code: 'MAIL_PARSE_FAILED', message: `The mail could not be parsed: ${message}` },
 		},
 		binaries: [
-			{ property: 'raw', filename: `${mail.folder}-${mail.uid}.eml`, contentType: 'message/rfc822', content: mail.source },
+			{
+				property: 'raw',
+				filename: `${mail.folder}-${mail.uid}.eml`,
+				contentType: 'message/rfc822',
+				content: mail.source,
+			},
 		],
 	};
 }
@@ -253,7 +270,9 @@ const PARSER_OPTIONS = {
 
 export async function parseMail(mail: FetchedMail, policy: AttachmentPolicy): Promise<MailRecord> {
 	try {
-		const source = mail.headersOnly ? Buffer.concat([mail.source, Buffer.from('\r\n')]) : mail.source;
+		const source = mail.headersOnly
+			? Buffer.concat([mail.source, Buffer.from('\r\n')])
+			: mail.source;
 		if (!looksLikeMail(source)) throw new Error('no RFC 5322 header section was found');
 		const parsed = await simpleParser(source, PARSER_OPTIONS);
 		return toRecord(mail, parsed, policy);

@@ -19,14 +19,18 @@ export interface ImapCredentials {
 	allowSelfSigned?: boolean;
 }
 
-export function imapOptions(creds: ImapCredentials, extra: Partial<ImapFlowOptions> = {}): ImapFlowOptions {
+export function imapOptions(
+	creds: ImapCredentials,
+	extra: Partial<ImapFlowOptions> = {},
+): ImapFlowOptions {
 	if (!creds.host) throw new CrmEmailError('CONFIG_INVALID', 'The IMAP credential has no host');
 	return {
 		host: creds.host,
 		port: Number(creds.port) || (creds.security === 'tls' ? 993 : 143),
 		secure: creds.security === 'tls',
 		// STARTTLS is required when chosen and never attempted with "none" (plain loopback servers).
-		doSTARTTLS: creds.security === 'starttls' ? true : creds.security === 'none' ? false : undefined,
+		doSTARTTLS:
+			creds.security === 'starttls' ? true : creds.security === 'none' ? false : undefined,
 		auth: { user: creds.user, pass: creds.password },
 		tls: { rejectUnauthorized: !creds.allowSelfSigned, servername: creds.host },
 		logger: false,
@@ -37,7 +41,10 @@ export function imapOptions(creds: ImapCredentials, extra: Partial<ImapFlowOptio
 	};
 }
 
-export function createImapClient(creds: ImapCredentials, extra: Partial<ImapFlowOptions> = {}): ImapFlow {
+export function createImapClient(
+	creds: ImapCredentials,
+	extra: Partial<ImapFlowOptions> = {},
+): ImapFlow {
 	return new ImapFlow(imapOptions(creds, extra));
 }
 
@@ -55,7 +62,11 @@ interface ErrorLike {
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|EPROTO/i;
 
 /** Turns any connect/login/command failure into a typed error an admin can act on. */
-export function describeImapError(error: unknown, creds: ImapCredentials, folder?: string): CrmEmailError {
+export function describeImapError(
+	error: unknown,
+	creds: ImapCredentials,
+	folder?: string,
+): CrmEmailError {
 	if (error instanceof CrmEmailError) return error;
 	const e = (error ?? {}) as ErrorLike;
 	const where = `${creds.host}:${creds.port}`;
@@ -84,15 +95,23 @@ export function describeImapError(error: unknown, creds: ImapCredentials, folder
 		);
 	}
 	if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-		return new CrmEmailError('IMAP_HOST_NOT_FOUND', `The IMAP host "${creds.host}" could not be resolved`, {
-			host: creds.host,
-		});
+		return new CrmEmailError(
+			'IMAP_HOST_NOT_FOUND',
+			`The IMAP host "${creds.host}" could not be resolved`,
+			{
+				host: creds.host,
+			},
+		);
 	}
 	if (/TIMEOUT|ETIMEDOUT/i.test(code)) {
-		return new CrmEmailError('IMAP_TIMEOUT', `The IMAP server ${where} did not answer in time (${code})`, {
-			host: creds.host,
-			port: creds.port,
-		});
+		return new CrmEmailError(
+			'IMAP_TIMEOUT',
+			`The IMAP server ${where} did not answer in time (${code})`,
+			{
+				host: creds.host,
+				port: creds.port,
+			},
+		);
 	}
 	if (e.mailboxMissing || e.serverResponseCode === 'NONEXISTENT') {
 		const name = folder ?? e.path ?? '?';
@@ -102,11 +121,20 @@ export function describeImapError(error: unknown, creds: ImapCredentials, folder
 			{ folder: name, host: creds.host, serverResponse: server },
 		);
 	}
-	if (code === 'NoConnection' || code === 'EConnectionClosed' || code === 'ECONNRESET' || code === 'EPIPE') {
-		return new CrmEmailError('IMAP_CONNECTION_LOST', `The connection to the IMAP server ${where} was lost (${code})`, {
-			host: creds.host,
-			port: creds.port,
-		});
+	if (
+		code === 'NoConnection' ||
+		code === 'EConnectionClosed' ||
+		code === 'ECONNRESET' ||
+		code === 'EPIPE'
+	) {
+		return new CrmEmailError(
+			'IMAP_CONNECTION_LOST',
+			`The connection to the IMAP server ${where} was lost (${code})`,
+			{
+				host: creds.host,
+				port: creds.port,
+			},
+		);
 	}
 	return new CrmEmailError(
 		'IMAP_COMMAND_FAILED',
@@ -136,4 +164,17 @@ export async function testImapCredentials(creds: ImapCredentials): Promise<ImapT
 	} finally {
 		await client.logout().catch(() => client.close());
 	}
+}
+
+/** Reads the stored credential (plain object, as n8n decrypts it) into typed settings. */
+export function toImapCredentials(data: Record<string, unknown>): ImapCredentials {
+	const security = data.security === 'starttls' || data.security === 'none' ? data.security : 'tls';
+	return {
+		host: String(data.host ?? '').trim(),
+		port: Number(data.port) || (security === 'tls' ? 993 : 143),
+		security,
+		user: String(data.user ?? ''),
+		password: String(data.password ?? ''),
+		allowSelfSigned: data.allowSelfSigned === true,
+	};
 }

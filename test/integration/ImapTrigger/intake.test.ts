@@ -59,7 +59,9 @@ describe('IMAP intake against Dovecot', () => {
 		await h.run();
 		assert.deepEqual(h.subjects, ['exactly at', 'one second after', 'next year']);
 		// A mail appended later with an old internal date is new mail: it is taken too.
-		await appendMails(admin, folder, [{ raw: makeMail({ subject: 'late, old date' }), date: at(-7200) }]);
+		await appendMails(admin, folder, [
+			{ raw: makeMail({ subject: 'late, old date' }), date: at(-7200) },
+		]);
 		h.intake.request();
 		await h.intake.settled();
 		assert.deepEqual(h.subjects.slice(3), ['late, old date']);
@@ -67,16 +69,30 @@ describe('IMAP intake against Dovecot', () => {
 
 	it('hands a backlog over in batches of at most N, in UID order', async () => {
 		const folder = await freshFolder();
-		await appendMails(admin, folder, Array.from({ length: 23 }, (_, i) => makeMail({ subject: `b${i}` })));
+		await appendMails(
+			admin,
+			folder,
+			Array.from({ length: 23 }, (_, i) => makeMail({ subject: `b${i}` })),
+		);
 		h = new Harness(options(dovecot, { folders: [folder], batchSize: 10 }));
 		await h.run();
-		assert.deepEqual(h.batches.map((b) => b.length), [10, 10, 3]);
-		assert.deepEqual(h.subjects, Array.from({ length: 23 }, (_, i) => `b${i}`));
+		assert.deepEqual(
+			h.batches.map((b) => b.length),
+			[10, 10, 3],
+		);
+		assert.deepEqual(
+			h.subjects,
+			Array.from({ length: 23 }, (_, i) => `b${i}`),
+		);
 	});
 
 	it('emits every mail exactly once across trigger restarts, even with a batch in flight', async () => {
 		const folder = await freshFolder();
-		await appendMails(admin, folder, Array.from({ length: 30 }, (_, i) => makeMail({ subject: `r${i}` })));
+		await appendMails(
+			admin,
+			folder,
+			Array.from({ length: 30 }, (_, i) => makeMail({ subject: `r${i}` })),
+		);
 		const store = new MemoryStore();
 		const seen: string[] = [];
 
@@ -108,12 +124,19 @@ describe('IMAP intake against Dovecot', () => {
 		await h3.run();
 		await h3.intake.stop();
 
-		assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => `r${i}`));
+		assert.deepEqual(
+			seen,
+			Array.from({ length: 30 }, (_, i) => `r${i}`),
+		);
 	});
 
 	it('emits every mail exactly once when Dovecot restarts in the middle of a batch', async () => {
 		const folder = await freshFolder();
-		await appendMails(admin, folder, Array.from({ length: 25 }, (_, i) => makeMail({ subject: `d${i}` })));
+		await appendMails(
+			admin,
+			folder,
+			Array.from({ length: 25 }, (_, i) => makeMail({ subject: `d${i}` })),
+		);
 		h = new Harness(options(dovecot, { folders: [folder], batchSize: 10 }));
 		let restarted = false;
 		h.onDeliver = async () => {
@@ -127,7 +150,10 @@ describe('IMAP intake against Dovecot', () => {
 		await h.intake.start();
 		await waitFor(() => h!.mails.length >= 25, 20_000, 'all 25 mails after the restart');
 		await h.intake.settled();
-		assert.deepEqual(h.subjects, Array.from({ length: 25 }, (_, i) => `d${i}`));
+		assert.deepEqual(
+			h.subjects,
+			Array.from({ length: 25 }, (_, i) => `d${i}`),
+		);
 	});
 
 	it('resumes by date after a UIDVALIDITY change, without duplicates or losses', async () => {
@@ -173,7 +199,10 @@ describe('IMAP intake against Dovecot', () => {
 
 	it('emits a malformed mail as an error item with its raw source, and the mails behind it', async () => {
 		const folder = await freshFolder();
-		const garbage = Buffer.concat([Buffer.from([0, 1, 2, 0xff, 0xfe]), Buffer.from('\r\n\r\nnot a mail')]);
+		const garbage = Buffer.concat([
+			Buffer.from([0, 1, 2, 0xff, 0xfe]),
+			Buffer.from('\r\n\r\nnot a mail'),
+		]);
 		await admin.append(folder, garbage);
 		await appendMails(admin, folder, [makeMail({ subject: 'after the bad one' })]);
 		h = new Harness(options(dovecot, { folders: [folder] }));
@@ -231,7 +260,10 @@ describe('IMAP intake against Dovecot', () => {
 	it('moves fetched mails to a folder when asked', async () => {
 		const folder = await freshFolder();
 		const done = await freshFolder('Done');
-		await appendMails(admin, folder, [makeMail({ subject: 'move me' }), makeMail({ subject: 'me too' })]);
+		await appendMails(admin, folder, [
+			makeMail({ subject: 'move me' }),
+			makeMail({ subject: 'me too' }),
+		]);
 		h = new Harness(options(dovecot, { folders: [folder], afterFetch: 'move', moveTo: done }));
 		await h.run();
 		assert.equal(h.mails.length, 2);
@@ -264,7 +296,12 @@ describe('IMAP intake against Dovecot', () => {
 	it('reports a server that stays down, then picks up where it stopped once it is back', async () => {
 		const folder = await freshFolder();
 		await appendMails(admin, folder, [makeMail({ subject: 'before outage' })]);
-		h = new Harness(options(dovecot, { folders: [folder], reconnect: { initialMs: 50, maxMs: 200, reportAfter: 3 } }));
+		h = new Harness(
+			options(dovecot, {
+				folders: [folder],
+				reconnect: { initialMs: 50, maxMs: 200, reportAfter: 3 },
+			}),
+		);
 		await h.run();
 		await admin.logout().catch(() => undefined);
 		await dovecot.stop();

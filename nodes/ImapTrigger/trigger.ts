@@ -1,0 +1,170 @@
+/**
+ * n8n glue of the IMAP trigger: parameters and credentials in, the intake engine started, its
+ * batches emitted with a done-promise so the watermark only moves once the workflow has a mail.
+ */
+import {
+	NodeOperationError,
+	type IBinaryKeyData,
+	type ICredentialsDecrypted,
+	type ICredentialTestFunctions,
+	type ILoadOptionsFunctions,
+	type INodeCredentialTestResult,
+	type INodeExecutionData,
+	type INodePropertyOptions,
+	type IRun,
+	type ITriggerFunctions,
+	type ITriggerResponse,
+} from 'n8n-workflow';
+
+import { isCrmEmailError, type CrmEmailError } from '../shared/errors';
+import {
+	createImapClient,
+	describeImapError,
+	testImapCredentials,
+	toImapCredentials,
+} from '../shared/transport/imap';
+import type { IntakeState } from './core/cursor';
+import type { MailRecord } from './core/mail';
+import { readTriggerParameters, type TriggerParameters } from './core/options';
+import { ImapIntake, type IntakeHooks, type StateStore } from './intake';
+
+/** How many of the newest mails the editor's "fetch test event" shows. */
+export const TEST_EVENT_MAILS = 5;
+
+export async function toExecutionItems(
+	ctx: Pick<ITriggerFunctions, 'helpers'>,
+	records: MailRecord[],
+): Promise<INodeExecutionData[]> {
+	const items: INodeExecutionData[] = [];
+	for (const record of records) {
+		const item: INodeExecutionData = {
+			json: { ...record.json } as unknown as INodeExecutionData['json'],
+		};
+		if (record.binaries.length > 0) {
+			const binary: IBinaryKeyData = {};
+			for (const b of record.binaries) {
+				binary[b.property] = await ctx.helpers.prepareBinaryData(
+					b.content,
+					b.filename,
+					b.contentType,
+				);
+			}
+			item.binary = binary;
+		}
+		items.push(item);
+	}
+	return items;
+}
+
+function nodeError(ctx: ITriggerFunctions, error: CrmEmailError | Error): NodeOperationError {
+	return new NodeOperationError(ctx.getNode(), error.message, {
+		description: isCrmEmailError(error) ? `Error code: ${error.code}` : undefined,
+	});
+}
+
+/** The intake state lives in the node's static data, saved by n8n with each emit. */
+function staticDataStore(ctx: ITriggerFunctions): StateStore {
+	const data = ctx.getWorkflowStaticData('node');
+	return {
+		load: () => data.intake,
+		save: (state: IntakeState) => {
+			data.intake = state as unknown as (typeof data)[string];
+		},
+	};
+}
+
+export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResponse> {
+	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
+	let settings;
+	try {
+		settings = readTriggerParameters(
+			{
+				folders: this.getNodeParameter('folders'),
+				fetchSince: this.getNodeParameter('fetchSince', ''),
+				afterFetch: this.getNodeParameter('afterFetch', 'nothing'),
+				moveTo:
+					this.getNodeParameter('afterFetch', 'nothing') === 'move'
+						? this.getNodeParameter('moveTo', '')
+						: undefined,
+				batchSize: this.getNodeParameter('batchSize', 50),
+				options: this.getNodeParameter('options', {}) as TriggerParameters['options'],
+			},
+			new Date(),
+		);
+	} catch (error) {
+		throw nodeError(this, error as Error);
+	}
+
+	const hooks: IntakeHooks = {
+		deliver: async (records) => {
+			const items = await toExecutionItems(this, records);
+			const done = this.helpers.createDeferredPromise<IRun>();
+			this.emit([items], undefined, done);
+			await done.promise;
+		},
+		reportError: (error) => {
+			const failure = nodeError(this, error);
+			// The workflow stays active and keeps retrying; the failure shows in the execution list
+			// and runs the error workflow. Older n8n versions only know emitError.
+			if (typeof this.saveFailedExecution === 'function') this.saveFailedExecution(failure);
+			else this.emitError(failure);
+		},
+		log: (level, message, meta) => this.logger[level](message, meta),
+	};
+	const intake = new ImapIntake({ credentials, ...settings }, staticDataStore(this), hooks);
+
+	if (this.getMode() === 'manual') {
+		// The editor's test event: the newest mails, the watermark untouched.
+		const manualTriggerFunction = async () => {
+			let records: MailRecord[];
+			try {
+				records = await intake.latest(TEST_EVENT_MAILS);
+			} catch (error) {
+				throw nodeError(this, describeImapError(error, credentials));
+			}
+			if (records.length === 0) {
+				throw new NodeOperationError(
+					this.getNode(),
+					`No mail in ${settings.folders.join(', ')} to show yet`,
+					{
+						description: 'Send a mail to the mailbox and fetch the test event again.',
+					},
+				);
+			}
+			this.emit([await toExecutionItems(this, records)]);
+		};
+		return { manualTriggerFunction };
+	}
+
+	try {
+		await intake.start();
+	} catch (error) {
+		throw nodeError(this, describeImapError(error, credentials));
+	}
+	return { closeFunction: async () => await intake.stop() };
+}
+
+export async function crmImapConnectionTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const result = await testImapCredentials(toImapCredentials(credential.data ?? {}));
+	return { status: result.ok ? 'OK' : 'Error', message: result.message };
+}
+
+export async function getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
+	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
+	const client = createImapClient(credentials);
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+		const folders = await client.list();
+		return folders
+			.filter((f) => !f.flags.has('\\Noselect'))
+			.map((f) => ({ name: f.path, value: f.path, description: f.specialUse ?? undefined }));
+	} catch (error) {
+		throw new NodeOperationError(this.getNode(), describeImapError(error, credentials).message);
+	} finally {
+		await client.logout().catch(() => client.close());
+	}
+}
