@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Runs every test tier with node's test runner: unit (pure cores), node (n8n glue with a fake
+// context), integration (real Dovecot on 127.0.0.1). Dovecot is installed first when missing.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const tiers = (
+	process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'node', 'integration']
+).map((t) => join('test', t));
+
+function files(dir) {
+	let out = [];
+	for (const name of readdirSync(dir)) {
+		const p = join(dir, name);
+		if (statSync(p).isDirectory()) out = out.concat(files(p));
+		else if (name.endsWith('.test.ts')) out.push(p);
+	}
+	return out.sort();
+}
+
+function have(cmd) {
+	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+if (tiers.some((t) => t.endsWith('integration')) && !have('dovecot')) {
+	const root = process.getuid?.() === 0;
+	if (root && have('apt-get')) {
+		console.log('Dovecot is missing: installing dovecot-imapd for the real-server tests');
+		for (const args of [
+			['update', '-qq'],
+			['install', '-y', '-qq', 'dovecot-imapd'],
+		]) {
+			const r = spawnSync('apt-get', args, {
+				stdio: 'inherit',
+				env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+			});
+			if (r.status !== 0) process.exit(r.status ?? 1);
+		}
+	} else {
+		console.error('The integration tests need Dovecot: sudo apt-get install -y dovecot-imapd');
+		process.exit(1);
+	}
+}
+
+const list = tiers.flatMap(files);
+const r = spawnSync(
+	process.execPath,
+	['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...list],
+	{ stdio: 'inherit' },
+);
+process.exit(r.status ?? 1);
