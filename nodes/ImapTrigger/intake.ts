@@ -175,7 +175,10 @@ export class ImapIntake {
 			if (scan) scans.push(scan);
 		}
 		const selection = selectBatch(scans, state.seen, this.opts.batchSize);
-		const records = await this.fetchRecords(client, selection.deliver);
+		const uidValidities = Object.fromEntries(
+			scans.map((sc) => [sc.folder, sc.plan.cursor.uidValidity]),
+		);
+		const records = await this.fetchRecords(client, selection.deliver, uidValidities);
 
 		if (records.length === 0) {
 			if (Object.keys(selection.cursors).length > 0) {
@@ -222,30 +225,30 @@ export class ImapIntake {
 				`UIDVALIDITY of "${folder}" changed: resuming by date since ${plan.since.toISOString()}`,
 			);
 		}
-		const scannedTo = (status.uidNext ?? 1) - 1;
+		const lastUid = (status.uidNext ?? 1) - 1;
+		// A window of UIDs per batch: searching "n:*" on every batch of a big backlog would be
+		// quadratic. UIDs can be sparse, so an empty window just moves the cursor on.
+		const scannedTo = Math.min(lastUid, plan.fromUid + this.opts.batchSize - 1);
+		if (scannedTo < plan.fromUid)
+			return { folder, plan, candidates: [], scannedTo: plan.fromUid - 1 };
+		const range = `${plan.fromUid}:${scannedTo}`;
 		const lock = await client.getMailboxLock(folder);
 		try {
-			let uids: number[];
-			if (plan.kind === 'catchUp') {
-				uids = await this.searchCatchUp(client, plan.fromUid, plan.since, plan.belowUid);
-			} else {
-				uids = ((await client.search({ uid: `${plan.fromUid}:*` }, { uid: true })) ||
-					[]) as number[];
-			}
-			// "n:*" matches the highest UID even when it is below n (RFC 3501), hence the filter.
-			uids = uids.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
-			// Metadata for a window big enough to fill a batch after duplicates are passed over.
-			const window = uids.slice(0, this.opts.batchSize * 4);
+			const found =
+				plan.kind === 'catchUp'
+					? await this.searchCatchUp(client, range, plan.since, plan.belowUid)
+					: (await client.search({ uid: range }, { uid: true })) || [];
+			// "n:m" can match a UID outside the range when the folder has none in it (RFC 3501).
+			const uids = found.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
 			const candidates: Candidate[] = [];
-			if (window.length > 0) {
-				for (const msg of await client.fetchAll(window.join(','), METADATA_QUERY, { uid: true })) {
+			if (uids.length > 0) {
+				for (const msg of await client.fetchAll(uids.join(','), METADATA_QUERY, { uid: true })) {
 					const c = this.candidate(folder, msg);
 					if (inCatchUp(plan, c)) candidates.push(c);
 				}
 			}
 			candidates.sort((a, b) => a.uid - b.uid);
-			const reached = window.length < uids.length ? window[window.length - 1] : scannedTo;
-			return { folder, plan, candidates, scannedTo: reached };
+			return { folder, plan, candidates, scannedTo, partial: scannedTo < lastUid };
 		} finally {
 			lock.release();
 		}
@@ -265,7 +268,7 @@ export class ImapIntake {
 
 	private async searchCatchUp(
 		client: ImapFlow,
-		fromUid: number,
+		range: string,
 		since: Date,
 		belowUid: number,
 	): Promise<number[]> {
@@ -276,7 +279,7 @@ export class ImapIntake {
 		);
 		try {
 			const found = await client.search(
-				{ uid: `${fromUid}:*`, or: [{ since: day }, { uid: `${Math.max(belowUid, 1)}:*` }] },
+				{ uid: range, or: [{ since: day }, { uid: `${Math.max(belowUid, 1)}:*` }] },
 				{ uid: true },
 			);
 			if (Array.isArray(found)) return found;
@@ -287,7 +290,7 @@ export class ImapIntake {
 			);
 		}
 		// Some servers do not support SEARCH SINCE (EspoCRM #776): every UID, filtered later.
-		return ((await client.search({ uid: `${fromUid}:*` }, { uid: true })) || []) as number[];
+		return ((await client.search({ uid: range }, { uid: true })) || []) as number[];
 	}
 
 	private candidate(folder: string, msg: FetchMessageObject): Candidate {
@@ -307,25 +310,29 @@ export class ImapIntake {
 		};
 	}
 
-	private async fetchRecords(client: ImapFlow, picked: Candidate[]): Promise<MailRecord[]> {
+	private async fetchRecords(
+		client: ImapFlow,
+		picked: Candidate[],
+		uidValidities: Record<string, string>,
+	): Promise<MailRecord[]> {
 		const byFolder = new Map<string, Candidate[]>();
 		for (const c of picked) byFolder.set(c.folder, [...(byFolder.get(c.folder) ?? []), c]);
 		const records: MailRecord[] = [];
 		for (const [folder, list] of byFolder) {
-			const status = await this.status(client, folder);
-			const uidValidity = String(status.uidValidity ?? '');
+			const uidValidity = uidValidities[folder];
 			const lock = await client.getMailboxLock(folder);
 			try {
 				const small = list.filter((c) => c.size <= this.opts.maxMailBytes).map((c) => c.uid);
 				const large = list.filter((c) => c.size > this.opts.maxMailBytes).map((c) => c.uid);
-				const fetched = new Map<number, FetchedMail>();
+				// Parsing starts as each mail arrives, so it overlaps with the transfer of the next.
+				const parsing = new Map<number, Promise<MailRecord>>();
 				const take = async (uids: number[], headersOnly: boolean) => {
 					if (uids.length === 0) return;
 					const query = headersOnly
 						? { uid: true, flags: true, internalDate: true, size: true, headers: true }
 						: { uid: true, flags: true, internalDate: true, size: true, source: true };
 					for await (const msg of client.fetch(uids.join(','), query, { uid: true })) {
-						fetched.set(msg.uid, {
+						const mail: FetchedMail = {
 							account: this.account,
 							folder,
 							uid: msg.uid,
@@ -335,15 +342,16 @@ export class ImapIntake {
 							flags: [...(msg.flags ?? [])],
 							source: (headersOnly ? msg.headers : msg.source) ?? Buffer.alloc(0),
 							headersOnly,
-						});
+						};
+						parsing.set(msg.uid, parseMail(mail, this.opts.attachments));
 					}
 				};
 				await take(small, false);
 				await take(large, true);
 				// In UID order; a mail expunged since the scan is simply gone.
 				for (const c of list) {
-					const mail = fetched.get(c.uid);
-					if (mail) records.push(await parseMail(mail, this.opts.attachments));
+					const record = parsing.get(c.uid);
+					if (record) records.push(await record);
 				}
 			} finally {
 				lock.release();

@@ -175,8 +175,10 @@ export interface FolderScan {
 	plan: FolderPlan;
 	/** Candidates in ascending UID order (already filtered by `inCatchUp`). */
 	candidates: Candidate[];
-	/** Highest UID the search looked at (uidNext - 1 at search time). */
+	/** Highest UID the search looked at. */
 	scannedTo: number;
+	/** The search covered only a window of the folder: there is more above `scannedTo`. */
+	partial?: boolean;
 }
 
 export interface BatchSelection {
@@ -225,9 +227,8 @@ export function selectBatch(
 			}
 			cursor = advance(cursor, c);
 		}
-		if (cut) {
-			more = true;
-		} else {
+		if (cut || scan.partial) more = true;
+		if (!cut) {
 			// Everything the search saw is handled: skip the rest of the range and end a catch-up.
 			cursor = { ...cursor, lastUid: Math.max(cursor.lastUid, scan.scannedTo) };
 			if (cursor.catchUp && cursor.lastUid >= cursor.catchUp.belowUid - 1) {
