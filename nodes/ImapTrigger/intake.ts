@@ -170,15 +170,18 @@ export class ImapIntake {
 		// STATUS of the selected folder answers from what the server last pushed: NOOP collects it.
 		if (client.mailbox) await client.noop();
 		const scans: FolderScan[] = [];
+		const parsing = new Map<string, Promise<MailRecord>>();
 		for (const folder of this.opts.folders) {
-			const scan = await this.scanFolder(client, folder, state);
+			const scan = await this.scanFolder(client, folder, state, parsing);
 			if (scan) scans.push(scan);
 		}
 		const selection = selectBatch(scans, state.seen, this.opts.batchSize);
-		const uidValidities = Object.fromEntries(
-			scans.map((sc) => [sc.folder, sc.plan.cursor.uidValidity]),
-		);
-		const records = await this.fetchRecords(client, selection.deliver, uidValidities);
+		// In folder and UID order; a mail expunged since the search is simply gone.
+		const records: MailRecord[] = [];
+		for (const c of selection.deliver) {
+			const record = parsing.get(`${c.folder}:${c.uid}`);
+			if (record) records.push(await record);
+		}
 
 		if (records.length === 0) {
 			if (Object.keys(selection.cursors).length > 0) {
@@ -211,6 +214,7 @@ export class ImapIntake {
 		client: ImapFlow,
 		folder: string,
 		state: IntakeState,
+		parsing: Map<string, Promise<MailRecord>>,
 	): Promise<FolderScan | null> {
 		const status = await this.status(client, folder);
 		const plan = planFolder(
@@ -242,9 +246,24 @@ export class ImapIntake {
 			const uids = found.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
 			const candidates: Candidate[] = [];
 			if (uids.length > 0) {
-				for (const msg of await client.fetchAll(uids.join(','), METADATA_QUERY, { uid: true })) {
+				// One FETCH for the window: metadata for the batch choice and the source, cut at the
+				// size limit. Parsing starts as each mail arrives, overlapping the transfer.
+				const query = {
+					...METADATA_QUERY,
+					flags: true,
+					source: { maxLength: this.opts.maxMailBytes },
+				};
+				for await (const msg of client.fetch(uids.join(','), query, { uid: true })) {
 					const c = this.candidate(folder, msg);
-					if (inCatchUp(plan, c)) candidates.push(c);
+					if (!inCatchUp(plan, c)) continue;
+					candidates.push(c);
+					parsing.set(
+						`${folder}:${c.uid}`,
+						parseMail(
+							this.fetchedMail(folder, plan.cursor.uidValidity, msg),
+							this.opts.attachments,
+						),
+					);
 				}
 			}
 			candidates.sort((a, b) => a.uid - b.uid);
@@ -310,54 +329,26 @@ export class ImapIntake {
 		};
 	}
 
-	private async fetchRecords(
-		client: ImapFlow,
-		picked: Candidate[],
-		uidValidities: Record<string, string>,
-	): Promise<MailRecord[]> {
-		const byFolder = new Map<string, Candidate[]>();
-		for (const c of picked) byFolder.set(c.folder, [...(byFolder.get(c.folder) ?? []), c]);
-		const records: MailRecord[] = [];
-		for (const [folder, list] of byFolder) {
-			const uidValidity = uidValidities[folder];
-			const lock = await client.getMailboxLock(folder);
-			try {
-				const small = list.filter((c) => c.size <= this.opts.maxMailBytes).map((c) => c.uid);
-				const large = list.filter((c) => c.size > this.opts.maxMailBytes).map((c) => c.uid);
-				// Parsing starts as each mail arrives, so it overlaps with the transfer of the next.
-				const parsing = new Map<number, Promise<MailRecord>>();
-				const take = async (uids: number[], headersOnly: boolean) => {
-					if (uids.length === 0) return;
-					const query = headersOnly
-						? { uid: true, flags: true, internalDate: true, size: true, headers: true }
-						: { uid: true, flags: true, internalDate: true, size: true, source: true };
-					for await (const msg of client.fetch(uids.join(','), query, { uid: true })) {
-						const mail: FetchedMail = {
-							account: this.account,
-							folder,
-							uid: msg.uid,
-							uidValidity,
-							internalDate: new Date(msg.internalDate ?? 0),
-							size: msg.size ?? 0,
-							flags: [...(msg.flags ?? [])],
-							source: (headersOnly ? msg.headers : msg.source) ?? Buffer.alloc(0),
-							headersOnly,
-						};
-						parsing.set(msg.uid, parseMail(mail, this.opts.attachments));
-					}
-				};
-				await take(small, false);
-				await take(large, true);
-				// In UID order; a mail expunged since the scan is simply gone.
-				for (const c of list) {
-					const record = parsing.get(c.uid);
-					if (record) records.push(await record);
-				}
-			} finally {
-				lock.release();
-			}
+	/** A fetched mail; over the size limit only its header block is kept. */
+	private fetchedMail(folder: string, uidValidity: string, msg: FetchMessageObject): FetchedMail {
+		const size = msg.size ?? 0;
+		const headersOnly = size > this.opts.maxMailBytes;
+		let source = msg.source ?? Buffer.alloc(0);
+		if (headersOnly) {
+			const end = source.indexOf('\r\n\r\n');
+			if (end >= 0) source = source.subarray(0, end + 2);
 		}
-		return records;
+		return {
+			account: this.account,
+			folder,
+			uid: msg.uid,
+			uidValidity,
+			internalDate: new Date(msg.internalDate ?? 0),
+			size,
+			flags: [...(msg.flags ?? [])],
+			source,
+			headersOnly,
+		};
 	}
 
 	private async afterFetch(client: ImapFlow, handled: Candidate[]): Promise<void> {
@@ -392,26 +383,17 @@ export class ImapIntake {
 					const exists = client.mailbox ? client.mailbox.exists : 0;
 					if (exists === 0) continue;
 					const from = Math.max(1, exists - count + 1);
-					const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
+					const uidValidity = String(client.mailbox ? client.mailbox.uidValidity : '');
+					const query = {
+						uid: true,
+						flags: true,
+						internalDate: true,
+						size: true,
+						source: { maxLength: this.opts.maxMailBytes },
+					};
 					for await (const msg of client.fetch(`${from}:*`, query)) {
-						const source = msg.source ?? Buffer.alloc(0);
-						const headersOnly = (msg.size ?? 0) > this.opts.maxMailBytes;
-						const end = source.indexOf('\r\n\r\n');
 						records.push(
-							await parseMail(
-								{
-									account: this.account,
-									folder,
-									uid: msg.uid,
-									uidValidity: String(client.mailbox ? client.mailbox.uidValidity : ''),
-									internalDate: new Date(msg.internalDate ?? 0),
-									size: msg.size ?? 0,
-									flags: [...(msg.flags ?? [])],
-									source: headersOnly && end > 0 ? source.subarray(0, end + 2) : source,
-									headersOnly,
-								},
-								this.opts.attachments,
-							),
+							await parseMail(this.fetchedMail(folder, uidValidity, msg), this.opts.attachments),
 						);
 					}
 				} finally {

@@ -197,4 +197,23 @@ describe('CRM Email IMAP Trigger node', () => {
 		const folders = await node.methods.loadOptions.getFolders.call(ctx);
 		assert.ok(folders.some((f) => f.value === 'INBOX'));
 	});
+
+	// Last: it stops the server for a while.
+	it('records a failed execution when the server stays down, and carries on once it is back', async () => {
+		await ensureFolder(admin, 'N3');
+		const staticData: IDataObject = {};
+		const t = triggerOn('N3', staticData);
+		const response = await node.trigger.call(t.ctx);
+		await admin.logout().catch(() => undefined);
+		await dovecot.stop();
+		await waitFor(() => t.failures.length > 0, 20_000, 'a failed execution');
+		assert.match(t.failures[0].message, /refused the connection.*still retrying/);
+		assert.equal(t.failures[0].constructor.name, 'NodeOperationError');
+		await dovecot.start();
+		admin = await dovecot.client();
+		await appendMails(admin, 'N3', [makeMail({ subject: 'back' })]);
+		await waitFor(() => t.emitted.length === 1, 30_000, 'the mail after the outage');
+		await response.closeFunction?.();
+		assert.equal(t.emitted[0][0].json.subject, 'back');
+	});
 });
