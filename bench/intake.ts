@@ -11,7 +11,7 @@ import { simpleParser } from 'mailparser';
 
 import { ImapIntake } from '../nodes/ImapTrigger/intake';
 import { Dovecot } from '../test/helpers/dovecot';
-import { MemoryStore, options } from '../test/helpers/intake';
+import { options } from '../test/helpers/intake';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -31,10 +31,17 @@ export function variedMail(i: number): Buffer {
 	const text = `Hello,\r\n${'this is line of a support request. '.repeat(20)}\r\nRegards ${i}\r\n`;
 	switch (i % 5) {
 		case 0:
-			return Buffer.from([...head, 'Content-Type: text/plain; charset=utf-8', '', text].join('\r\n'));
+			return Buffer.from(
+				[...head, 'Content-Type: text/plain; charset=utf-8', '', text].join('\r\n'),
+			);
 		case 1:
 			return Buffer.from(
-				[...head, 'Content-Type: text/html; charset=utf-8', '', `<html><body><p>${text}</p><table><tr><td>x</td></tr></table></body></html>`].join('\r\n'),
+				[
+					...head,
+					'Content-Type: text/html; charset=utf-8',
+					'',
+					`<html><body><p>${text}</p><table><tr><td>x</td></tr></table></body></html>`,
+				].join('\r\n'),
 			);
 		case 2: {
 			const file = randomBytes(20_000).toString('base64').replace(/.{76}/g, '$&\r\n');
@@ -60,12 +67,28 @@ export function variedMail(i: number): Buffer {
 		}
 		case 3:
 			return Buffer.concat([
-				Buffer.from([...head, 'Content-Type: text/plain; charset=iso-8859-1', 'Content-Transfer-Encoding: 8bit', '', ''].join('\r\n')),
+				Buffer.from(
+					[
+						...head,
+						'Content-Type: text/plain; charset=iso-8859-1',
+						'Content-Transfer-Encoding: 8bit',
+						'',
+						'',
+					].join('\r\n'),
+				),
 				Buffer.from(`Grüße aus Köln, ${text}`, 'latin1'),
 			]);
 		default:
 			return Buffer.concat([
-				Buffer.from([...head, 'Content-Type: text/plain; charset=windows-1251', 'Content-Transfer-Encoding: 8bit', '', ''].join('\r\n')),
+				Buffer.from(
+					[
+						...head,
+						'Content-Type: text/plain; charset=windows-1251',
+						'Content-Transfer-Encoding: 8bit',
+						'',
+						'',
+					].join('\r\n'),
+				),
 				Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2, 0x2c, 0x20]), // "Привет, " in windows-1251
 				Buffer.from(text),
 			]);
@@ -84,10 +107,26 @@ async function child(kind: 'intake' | 'baseline', port: number, folder: string):
 	const started = process.hrtime.bigint();
 	let mails = 0;
 	if (kind === 'intake') {
+		// Like n8n's static data: an object the node changes in place, serialised once per emit.
+		const staticData: { intake?: unknown } = {};
+		const store = {
+			load: () => staticData.intake,
+			save: (s: unknown) => void (staticData.intake = s),
+		};
 		const intake = new ImapIntake(
-			options(dovecot, { folders: [folder], batchSize: 50, attachments: { include: true, maxBytes: 10 << 20 } }),
-			new MemoryStore(),
-			{ deliver: async (records) => void (mails += records.length), reportError: (e) => console.error(e.message) },
+			options(dovecot, {
+				folders: [folder],
+				batchSize: 50,
+				attachments: { include: true, maxBytes: 10 << 20 },
+			}),
+			store,
+			{
+				deliver: async (records) => {
+					JSON.stringify(staticData);
+					mails += records.length;
+				},
+				reportError: (e) => console.error(e.message),
+			},
 		);
 		await intake.start();
 		await intake.settled();
@@ -110,9 +149,13 @@ async function child(kind: 'intake' | 'baseline', port: number, folder: string):
 }
 
 function measure(kind: string, port: number, folder: string): Result {
-	const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', kind, '--port', String(port), '--folder', folder], {
-		encoding: 'utf8',
-	});
+	const r = spawnSync(
+		process.execPath,
+		['--import', 'tsx', __filename, '--child', kind, '--port', String(port), '--folder', folder],
+		{
+			encoding: 'utf8',
+		},
+	);
 	if (r.status !== 0) throw new Error(`${kind} run failed: ${r.stderr}`);
 	return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
 }
@@ -138,7 +181,8 @@ async function main(): Promise<void> {
 			await client.mailboxCreate(folder);
 			process.stdout.write(`filling ${folder} with ${count} mails… `);
 			const t = Date.now();
-			for (let i = 0; i < count; i++) await client.append(folder, variedMail(i), [], new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+			for (let i = 0; i < count; i++)
+				await client.append(folder, variedMail(i), [], new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
 			console.log(`${((Date.now() - t) / 1000).toFixed(1)} s`);
 		}
 		await client.logout();
@@ -159,14 +203,19 @@ async function main(): Promise<void> {
 		const growth = get('intake large').maxRssMb / get('intake small').maxRssMb;
 		const baseGrowth = get('baseline large').maxRssMb / get('baseline small').maxRssMb;
 		console.log('');
-		console.log(`throughput, intake / baseline at ${large} mails: ${throughput.toFixed(2)}× (target ≥ 0.80×)`);
-		console.log(`peak memory, intake ${large} / ${small} mails: ${growth.toFixed(2)}× (target ≤ 1.20×; baseline: ${baseGrowth.toFixed(2)}×)`);
+		console.log(
+			`throughput, intake / baseline at ${large} mails: ${throughput.toFixed(2)}× (target ≥ 0.80×)`,
+		);
+		console.log(
+			`peak memory, intake ${large} / ${small} mails: ${growth.toFixed(2)}× (target ≤ 1.20×; baseline: ${baseGrowth.toFixed(2)}×)`,
+		);
 	} finally {
 		await dovecot.destroy();
 	}
 }
 
-main().catch((error) => {
-	console.error(error);
-	process.exit(1);
-});
+if (require.main === module)
+	main().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
