@@ -490,6 +490,8 @@ export class ImapIntake {
 	}
 
 	private report(error: CrmEmailError): void {
+		// Commands cut short by a deactivation are not a problem to show.
+		if (this.stopped) return;
 		const key = `${error.code}:${error.message}`;
 		if (this.reported.has(key)) return;
 		this.reported.add(key);

@@ -77,15 +77,13 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
 	let settings;
 	try {
+		const afterFetch = this.getNodeParameter('afterFetch', 'nothing');
 		settings = readTriggerParameters(
 			{
 				folders: this.getNodeParameter('folders'),
 				fetchSince: this.getNodeParameter('fetchSince', ''),
-				afterFetch: this.getNodeParameter('afterFetch', 'nothing'),
-				moveTo:
-					this.getNodeParameter('afterFetch', 'nothing') === 'move'
-						? this.getNodeParameter('moveTo', '')
-						: undefined,
+				afterFetch,
+				moveTo: afterFetch === 'move' ? this.getNodeParameter('moveTo', '') : undefined,
 				batchSize: this.getNodeParameter('batchSize', 50),
 				options: this.getNodeParameter('options', {}) as TriggerParameters['options'],
 			},
