@@ -19,6 +19,7 @@ import {
 	normalizeState,
 	planFolder,
 	selectBatch,
+	type BatchSelection,
 	type Candidate,
 	type FolderScan,
 	type IntakeState,
@@ -55,6 +56,11 @@ export interface IntakeHooks {
 	/** A problem the admin must see (the connection stays down, a folder is missing, ...). */
 	reportError(error: CrmEmailError): void;
 	log?(level: 'debug' | 'info' | 'warn', message: string, meta?: Record<string, unknown>): void;
+}
+
+interface Prepared {
+	selection: BatchSelection;
+	records: MailRecord[];
 }
 
 const METADATA_QUERY = { uid: true, internalDate: true, size: true, envelope: true } as const;
@@ -141,9 +147,49 @@ export class ImapIntake {
 		const client = this.client;
 		if (!client || !client.usable) return;
 		try {
+			let state = normalizeState(this.store.load());
+			if (state.pending) {
+				// Handed to the workflow before the last stop: it must not be handed over again.
+				state = commitPending(state);
+				this.store.save(state);
+			}
+			let next = await this.prepare(client, state);
 			for (;;) {
-				const { more } = await this.batch(client);
-				if (!more || this.stopped) break;
+				const { selection, records } = next;
+				let prefetch: Promise<Prepared> | undefined;
+				if (records.length === 0) {
+					if (Object.keys(selection.cursors).length > 0) {
+						state = { ...state, folders: { ...state.folders, ...selection.cursors } };
+						this.store.save(state);
+					}
+				} else {
+					state = { ...state, pending: { folders: selection.cursors, keys: selection.keys } };
+					this.store.save(state);
+					const delivering = this.hooks.deliver(records);
+					// While the workflow runs, the next batch is fetched as if this one is taken; it is
+					// only handed over once this one is, and thrown away if this one fails.
+					if (selection.more && !this.stopped) {
+						prefetch = this.prepare(client, commitPending(state));
+						prefetch.catch(() => undefined);
+					}
+					try {
+						await delivering;
+					} catch (error) {
+						this.store.save(dropPending(state));
+						throw deliveryFailed(records.length, error);
+					}
+					state = commitPending(state);
+					this.store.save(state);
+				}
+				await this.afterFetch(client, [...selection.deliver, ...selection.duplicates]);
+				if (selection.duplicates.length > 0) {
+					this.log(
+						'debug',
+						`Passed over ${selection.duplicates.length} mails already seen (same Message-ID)`,
+					);
+				}
+				if (!selection.more || this.stopped) break;
+				next = await (prefetch ?? this.prepare(client, state));
 			}
 			if (this.opts.mode === 'idle' && !this.stopped)
 				await client.mailboxOpen(this.opts.folders[0]);
@@ -159,14 +205,8 @@ export class ImapIntake {
 		}
 	}
 
-	/** One batch: scan, pick, fetch, hand over, commit, after-fetch actions. */
-	private async batch(client: ImapFlow): Promise<{ delivered: number; more: boolean }> {
-		let state = normalizeState(this.store.load());
-		if (state.pending) {
-			// Handed to the workflow before the last stop: it must not be handed over again.
-			state = commitPending(state);
-			this.store.save(state);
-		}
+	/** The next batch from a state: scan the folders, pick the mails, parse them. */
+	private async prepare(client: ImapFlow, state: IntakeState): Promise<Prepared> {
 		// STATUS of the selected folder answers from what the server last pushed: NOOP collects it.
 		if (client.mailbox) await client.noop();
 		const scans: FolderScan[] = [];
@@ -182,32 +222,7 @@ export class ImapIntake {
 			const record = parsing.get(`${c.folder}:${c.uid}`);
 			if (record) records.push(await record);
 		}
-
-		if (records.length === 0) {
-			if (Object.keys(selection.cursors).length > 0) {
-				state = { ...state, folders: { ...state.folders, ...selection.cursors } };
-				this.store.save(state);
-			}
-		} else {
-			state = { ...state, pending: { folders: selection.cursors, keys: selection.keys } };
-			this.store.save(state);
-			try {
-				await this.hooks.deliver(records);
-			} catch (error) {
-				this.store.save(dropPending(state));
-				throw deliveryFailed(records.length, error);
-			}
-			state = commitPending(state);
-			this.store.save(state);
-		}
-		await this.afterFetch(client, [...selection.deliver, ...selection.duplicates]);
-		if (selection.duplicates.length > 0) {
-			this.log(
-				'debug',
-				`Passed over ${selection.duplicates.length} mails already seen (same Message-ID)`,
-			);
-		}
-		return { delivered: records.length, more: selection.more };
+		return { selection, records };
 	}
 
 	private async scanFolder(
