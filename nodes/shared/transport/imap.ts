@@ -3,6 +3,8 @@
  * intake, the filter's IMAP actions and the tests share one way to connect and one way to explain
  * a failure.
  */
+import { isIP } from 'node:net';
+
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 
 import { CrmEmailError, redact } from '../errors';
@@ -32,7 +34,11 @@ export function imapOptions(
 		doSTARTTLS:
 			creds.security === 'starttls' ? true : creds.security === 'none' ? false : undefined,
 		auth: { user: creds.user, pass: creds.password },
-		tls: { rejectUnauthorized: !creds.allowSelfSigned, servername: creds.host },
+		// SNI takes a host name only (RFC 6066), never an IP address.
+		tls: {
+			rejectUnauthorized: !creds.allowSelfSigned,
+			servername: isIP(creds.host) ? undefined : creds.host,
+		},
 		logger: false,
 		connectionTimeout: 20_000,
 		greetingTimeout: 15_000,
