@@ -89,8 +89,6 @@ export interface MailRecord {
 	binaries: Array<{ property: string; filename: string; contentType: string; content: Buffer }>;
 }
 
-const EMPTY_ITEM_TEXT = '';
-
 /** Bare Message-ID with its angle brackets, the form mail headers use. */
 export function normalizeMessageId(value: string | undefined | null): string | null {
 	if (!value) return null;
@@ -201,7 +199,7 @@ export function toRecord(
 			messageId: normalizeMessageId(parsed.messageId),
 			inReplyTo: normalizeMessageId(parsed.inReplyTo?.split(/\s+/)[0]),
 			references: references(parsed),
-			subject: parsed.subject ?? EMPTY_ITEM_TEXT,
+			subject: parsed.subject ?? '',
 			from,
 			to: addresses(parsed.to),
 			cc: addresses(parsed.cc),
