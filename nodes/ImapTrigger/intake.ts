@@ -253,14 +253,16 @@ export class ImapIntake {
 		const range = `${plan.fromUid}:${scannedTo}`;
 		const lock = await client.getMailboxLock(folder);
 		try {
-			const found =
+			// A catch-up searches first so old mail below the date is never downloaded; otherwise
+			// every UID in the window is new and a FETCH of the range alone finds them.
+			const uidSet =
 				plan.kind === 'catchUp'
-					? await this.searchCatchUp(client, range, plan.since, plan.belowUid)
-					: (await client.search({ uid: range }, { uid: true })) || [];
-			// "n:m" can match a UID outside the range when the folder has none in it (RFC 3501).
-			const uids = found.filter((u) => u >= plan.fromUid && u <= scannedTo).sort((a, b) => a - b);
+					? (await this.searchCatchUp(client, range, plan.since, plan.belowUid))
+							.filter((u) => u >= plan.fromUid && u <= scannedTo)
+							.join(',')
+					: range;
 			const candidates: Candidate[] = [];
-			if (uids.length > 0) {
+			if (uidSet) {
 				// One FETCH for the window: metadata for the batch choice and the source, cut at the
 				// size limit. Parsing starts as each mail arrives, overlapping the transfer.
 				const query = {
@@ -268,9 +270,9 @@ export class ImapIntake {
 					flags: true,
 					source: { maxLength: this.opts.maxMailBytes },
 				};
-				for await (const msg of client.fetch(uids.join(','), query, { uid: true })) {
+				for await (const msg of client.fetch(uidSet, query, { uid: true })) {
 					const c = this.candidate(folder, msg);
-					if (!inCatchUp(plan, c)) continue;
+					if (c.uid < plan.fromUid || c.uid > scannedTo || !inCatchUp(plan, c)) continue;
 					candidates.push(c);
 					parsing.set(
 						`${folder}:${c.uid}`,
