@@ -6,7 +6,8 @@ import {
 	type ITriggerResponse,
 } from 'n8n-workflow';
 
-import { crmImapConnectionTest, getFolders, triggerImap } from './trigger';
+import { crmImapConnectionTest, getFolders } from '../shared/imapMethods';
+import { triggerImap } from './trigger';
 
 export class CrmEmailImapTrigger implements INodeType {
 	description: INodeTypeDescription = {

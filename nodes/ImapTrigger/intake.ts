@@ -9,6 +9,7 @@ import { CrmEmailError } from '../shared/errors';
 import {
 	createImapClient,
 	describeImapError,
+	imapAccount,
 	type ImapCredentials,
 } from '../shared/transport/imap';
 import {
@@ -91,7 +92,7 @@ export class ImapIntake {
 	) {
 		if (opts.folders.length === 0)
 			throw new CrmEmailError('CONFIG_INVALID', 'Folders: name at least one folder to watch');
-		this.account = `${opts.credentials.user}@${opts.credentials.host}`;
+		this.account = imapAccount(opts.credentials);
 	}
 
 	/**

@@ -5,24 +5,14 @@
 import {
 	NodeOperationError,
 	type IBinaryKeyData,
-	type ICredentialsDecrypted,
-	type ICredentialTestFunctions,
-	type ILoadOptionsFunctions,
-	type INodeCredentialTestResult,
 	type INodeExecutionData,
-	type INodePropertyOptions,
 	type IRun,
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
 
 import { isCrmEmailError, type CrmEmailError } from '../shared/errors';
-import {
-	createImapClient,
-	describeImapError,
-	testImapCredentials,
-	toImapCredentials,
-} from '../shared/transport/imap';
+import { describeImapError, toImapCredentials } from '../shared/transport/imap';
 import type { IntakeState } from './core/cursor';
 import type { MailRecord } from './core/mail';
 import { readTriggerParameters, type TriggerParameters } from './core/options';
@@ -140,29 +130,4 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 		throw nodeError(this, describeImapError(error, credentials));
 	}
 	return { closeFunction: async () => await intake.stop() };
-}
-
-export async function crmImapConnectionTest(
-	this: ICredentialTestFunctions,
-	credential: ICredentialsDecrypted,
-): Promise<INodeCredentialTestResult> {
-	const result = await testImapCredentials(toImapCredentials(credential.data ?? {}));
-	return { status: result.ok ? 'OK' : 'Error', message: result.message };
-}
-
-export async function getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
-	const client = createImapClient(credentials);
-	client.on('error', () => undefined);
-	try {
-		await client.connect();
-		const folders = await client.list();
-		return folders
-			.filter((f) => !f.flags.has('\\Noselect'))
-			.map((f) => ({ name: f.path, value: f.path, description: f.specialUse ?? undefined }));
-	} catch (error) {
-		throw new NodeOperationError(this.getNode(), describeImapError(error, credentials).message);
-	} finally {
-		await client.logout().catch(() => client.close());
-	}
 }

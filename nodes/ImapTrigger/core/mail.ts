@@ -22,21 +22,6 @@ export interface AttachmentInfo {
 	skipped: 'disabled' | 'too-large' | 'mail-too-large' | null;
 }
 
-/** Headers other nodes of this package (filter, router, sender's loop guard) read. */
-export const KEPT_HEADERS = [
-	'auto-submitted',
-	'precedence',
-	'list-id',
-	'list-unsubscribe',
-	'x-auto-response-suppress',
-	'x-autoreply',
-	'x-autorespond',
-	'return-path',
-	'delivered-to',
-	'content-type',
-	'x-crm-email-loop',
-] as const;
-
 export interface MailItem {
 	account: string;
 	folder: string;
@@ -130,17 +115,30 @@ function headerText(value: unknown): string {
 	return String(value);
 }
 
-function keptHeaders(parsed: ParsedMail): Record<string, string> {
+/** Longest header value kept, and most header names kept: mail is untrusted input. */
+const MAX_HEADER_CHARS = 8_192;
+const MAX_HEADERS = 100;
+
+/**
+ * Every header by lower-case name (repeated ones joined), so filters can test any header. Decoded
+ * where mailparser decodes (encoded words, address lists), else the raw line without its name.
+ */
+function allHeaders(parsed: ParsedMail): Record<string, string> {
+	const raw = new Map<string, string[]>();
+	for (const h of parsed.headerLines) {
+		if (!raw.has(h.key) && raw.size >= MAX_HEADERS) continue;
+		const list = raw.get(h.key) ?? [];
+		list.push(h.line.slice(h.line.indexOf(':') + 1).trim());
+		raw.set(h.key, list);
+	}
 	const out: Record<string, string> = {};
-	for (const name of KEPT_HEADERS) {
-		const raw = parsed.headerLines.filter((h) => h.key === name);
-		if (raw.length === 0) continue;
-		// The decoded value where mailparser has one, else the raw line without its name.
+	for (const [name, lines] of raw) {
 		const decoded = parsed.headers.get(name);
-		out[name] =
-			decoded !== undefined && name !== 'list-unsubscribe'
+		const value =
+			decoded !== undefined && name !== 'list-unsubscribe' && lines.length === 1
 				? headerText(decoded)
-				: raw.map((h) => h.line.slice(h.line.indexOf(':') + 1).trim()).join(', ');
+				: lines.join(', ');
+		out[name] = value.length > MAX_HEADER_CHARS ? value.slice(0, MAX_HEADER_CHARS) : value;
 	}
 	return out;
 }
@@ -210,7 +208,7 @@ export function toRecord(
 			flags: mail.flags,
 			text: mail.headersOnly ? null : (parsed.text ?? null),
 			html: mail.headersOnly ? null : typeof parsed.html === 'string' ? parsed.html : null,
-			headers: keptHeaders(parsed),
+			headers: allHeaders(parsed),
 			attachments,
 			truncated: mail.headersOnly,
 			error: null,

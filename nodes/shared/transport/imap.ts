@@ -47,6 +47,11 @@ export function imapOptions(
 	};
 }
 
+/** The account name the trigger puts on every item (`user@host`); other nodes match on it. */
+export function imapAccount(creds: Pick<ImapCredentials, 'user' | 'host'>): string {
+	return `${creds.user}@${creds.host}`;
+}
+
 export function createImapClient(
 	creds: ImapCredentials,
 	extra: Partial<ImapFlowOptions> = {},

@@ -1,0 +1,44 @@
+/**
+ * n8n methods around the IMAP credential that several nodes declare: the credential test (via
+ * `testedBy`) and the folder list for pickers.
+ */
+import {
+	NodeOperationError,
+	type ICredentialsDecrypted,
+	type ICredentialTestFunctions,
+	type ILoadOptionsFunctions,
+	type INodeCredentialTestResult,
+	type INodePropertyOptions,
+} from 'n8n-workflow';
+
+import {
+	createImapClient,
+	describeImapError,
+	testImapCredentials,
+	toImapCredentials,
+} from './transport/imap';
+
+export async function crmImapConnectionTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const result = await testImapCredentials(toImapCredentials(credential.data ?? {}));
+	return { status: result.ok ? 'OK' : 'Error', message: result.message };
+}
+
+export async function getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
+	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
+	const client = createImapClient(credentials);
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+		const folders = await client.list();
+		return folders
+			.filter((f) => !f.flags.has('\\Noselect'))
+			.map((f) => ({ name: f.path, value: f.path, description: f.specialUse ?? undefined }));
+	} catch (error) {
+		throw new NodeOperationError(this.getNode(), describeImapError(error, credentials).message);
+	} finally {
+		await client.logout().catch(() => client.close());
+	}
+}
