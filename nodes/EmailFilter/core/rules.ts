@@ -7,7 +7,7 @@
  */
 import { CrmEmailError } from '../../shared/errors';
 import { compileRegex, testRegex } from '../../shared/safeRegex';
-import { globMatch } from './glob';
+import { globMatch } from '../../shared/glob';
 import { htmlToText } from './html';
 
 export const FIELDS = ['from', 'to', 'cc', 'replyTo', 'subject', 'body', 'header'] as const;

@@ -5,6 +5,10 @@
  */
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 
+import { normalizeMessageId } from '../../shared/threadId';
+
+export { normalizeMessageId };
+
 export interface MailAddress {
 	address: string;
 	name: string;
@@ -72,16 +76,6 @@ export interface MailRecord {
 	json: MailItem;
 	/** Attachment contents to attach as binary, keyed by the property named in json.attachments. */
 	binaries: Array<{ property: string; filename: string; contentType: string; content: Buffer }>;
-}
-
-/** Bare Message-ID with its angle brackets, the form mail headers use. */
-export function normalizeMessageId(value: string | undefined | null): string | null {
-	if (!value) return null;
-	const id = value
-		.trim()
-		.replace(/^<+|>+$/g, '')
-		.trim();
-	return id ? `<${id}>` : null;
 }
 
 function addresses(field: AddressObject | AddressObject[] | undefined): MailAddress[] {

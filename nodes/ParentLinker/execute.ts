@@ -1,0 +1,176 @@
+/**
+ * n8n glue of the Parent Linker: mails on the first input, CRM records on the second; the records
+ * are indexed once, each mail is linked, and the result split into Linked / Unknown Sender.
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
+
+import { isCrmEmailError } from '../shared/errors';
+import { parseMessageId, normalizeMessageId } from '../shared/threadId';
+import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
+import { linkMail, type LinkOptions } from './core/link';
+import { ObjectThreadMemory } from './core/memory';
+import {
+	DEFAULT_MAPPING,
+	normalizeRecords,
+	parseTypeOrder,
+	RecordIndex,
+	RECORD_TYPES,
+	type RecordMapping,
+	type RecordType,
+} from './core/records';
+
+interface RecordFields {
+	idField?: string;
+	nameField?: string;
+	emailFields?: string;
+	accountIdField?: string;
+	statusField?: string;
+	convertedAccountField?: string;
+	convertedContactField?: string;
+}
+
+interface LinkerOptions {
+	typeOrder?: string;
+	ownAddresses?: string;
+	rememberThreads?: boolean;
+	memorySize?: number;
+}
+
+function mapping(ctx: IExecuteFunctions): RecordMapping {
+	const recordType = ctx.getNodeParameter('recordType', 0) as string;
+	const fields = ctx.getNodeParameter('recordFields', 0, {}) as RecordFields;
+	const pick = (v: string | undefined, fallback: string) => (v && v.trim() ? v.trim() : fallback);
+	return {
+		typeField:
+			recordType === 'field'
+				? pick(ctx.getNodeParameter('typeField', 0, 'type') as string, 'type')
+				: DEFAULT_MAPPING.typeField,
+		fixedType: (RECORD_TYPES as readonly string[]).includes(recordType)
+			? (recordType as RecordType)
+			: null,
+		idField: pick(fields.idField, DEFAULT_MAPPING.idField),
+		nameField: pick(fields.nameField, DEFAULT_MAPPING.nameField),
+		emailFields: fields.emailFields?.trim()
+			? fields.emailFields
+					.split(',')
+					.map((f) => f.trim())
+					.filter(Boolean)
+			: DEFAULT_MAPPING.emailFields,
+		accountIdField: pick(fields.accountIdField, DEFAULT_MAPPING.accountIdField),
+		statusField: pick(fields.statusField, DEFAULT_MAPPING.statusField),
+		convertedAccountField: pick(
+			fields.convertedAccountField,
+			DEFAULT_MAPPING.convertedAccountField,
+		),
+		convertedContactField: pick(
+			fields.convertedContactField,
+			DEFAULT_MAPPING.convertedContactField,
+		),
+	};
+}
+
+export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const mails = this.getInputData(0);
+	const rows = this.getInputData(1).map((i) => i.json);
+	const options = this.getNodeParameter('options', 0, {}) as LinkerOptions;
+	let typeOrder;
+	try {
+		typeOrder = parseTypeOrder(options.typeOrder ?? 'Contact, Account, Lead');
+	} catch (error) {
+		throw new NodeOperationError(this.getNode(), (error as Error).message);
+	}
+
+	const { records, skipped } = normalizeRecords(rows, mapping(this));
+	if (skipped.length)
+		this.logger.warn(
+			`Parent Linker: ${skipped.length} of ${rows.length} records skipped, e.g. record ${skipped[0].index + 1}: ${skipped[0].reason}`,
+		);
+	const index = new RecordIndex(records);
+
+	let parseOwnId: LinkOptions['parseOwnId'] = null;
+	if (this.getNodeParameter('threadIds', 0) === 'verify') {
+		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
+		parseOwnId = (id) => parseMessageId(id, key);
+	}
+	const staticData = this.getWorkflowStaticData('node');
+	const remember = options.rememberThreads !== false;
+	let memory: ObjectThreadMemory | null = null;
+	if (remember) {
+		staticData.threads ??= {};
+		memory = new ObjectThreadMemory(
+			staticData.threads as Record<string, string>,
+			Math.max(0, Number(options.memorySize ?? 50_000)),
+		);
+	}
+	const linkOptions: LinkOptions = {
+		mode: this.getNodeParameter('mode', 0) === 'b2c' ? 'b2c' : 'b2b',
+		typeOrder,
+		parseOwnId,
+		memory,
+		ignore: new Set(
+			(options.ownAddresses ?? '')
+				.split(/[,;\s]+/)
+				.map((a) => a.trim().toLowerCase())
+				.filter(Boolean),
+		),
+	};
+
+	const linked: INodeExecutionData[] = [];
+	const unknown: INodeExecutionData[] = [];
+	for (let i = 0; i < mails.length; i++) {
+		const item = mails[i];
+		const pairedItem = { item: i };
+		try {
+			const result = linkMail(item.json, index, linkOptions);
+			if (!result.parent) {
+				unknown.push({
+					json: {
+						...item.json,
+						parent: null,
+						unknownSender: result.unknownSender as unknown as IDataObject,
+					},
+					binary: item.binary,
+					pairedItem,
+				});
+				continue;
+			}
+			const messageId =
+				typeof item.json.messageId === 'string' ? normalizeMessageId(item.json.messageId) : null;
+			if (memory && messageId)
+				memory.set(messageId, {
+					parentType: result.parent.type,
+					parentId: result.parent.id,
+					caseNumber: result.caseNumber,
+				});
+			linked.push({
+				json: {
+					...item.json,
+					parent: { ...result.parent, caseNumber: result.caseNumber },
+					account: result.account as unknown as IDataObject,
+					contact: result.contact as unknown as IDataObject,
+					lead: result.lead as unknown as IDataObject,
+				},
+				binary: item.binary,
+				pairedItem,
+			});
+		} catch (error) {
+			if (!this.continueOnFail())
+				throw new NodeOperationError(this.getNode(), error as Error, {
+					itemIndex: i,
+					description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
+				});
+			unknown.push({
+				json: { ...item.json, error: (error as Error).message },
+				binary: item.binary,
+				pairedItem,
+			});
+		}
+	}
+	memory?.trim();
+	return [linked, unknown];
+}

@@ -1,0 +1,103 @@
+/**
+ * Message-IDs that carry their thread. Every mail the Template Sender sends gets a Message-ID
+ * naming its parent record and its case, signed with an HMAC, e.g.
+ *   <crm.case.42.c42.mfx3k2.k3j2a9.Zq0c1Yw9T2@example.com>
+ * so a customer's reply (whose References/In-Reply-To quote it) finds its record and case with no
+ * stored state, as EspoCRM's `<ParentType/ParentId/time/rand@host>` do, but not forgeable: a
+ * sender cannot attach a mail to somebody else's case by inventing a References header.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Bare Message-ID with its angle brackets, the form mail headers use. */
+export function normalizeMessageId(value: string | undefined | null): string | null {
+	if (!value) return null;
+	const id = value
+		.trim()
+		.replace(/^<+|>+$/g, '')
+		.trim();
+	return id ? `<${id}>` : null;
+}
+
+export interface ThreadRef {
+	/** Record type in EspoCRM's naming (Contact, Account, Lead, Opportunity, Case, …). */
+	parentType: string | null;
+	parentId: string | null;
+	caseNumber: number | null;
+}
+
+const PREFIX = 'crm';
+const SAFE = /^[A-Za-z0-9_-]{1,64}$/;
+const SIG_LENGTH = 12;
+
+/**
+ * The HMAC key: the credential's signing secret, or, when the admin left it empty, a key derived
+ * from the account's login (changing the password then orphans old thread Message-IDs; the
+ * linker's memory and the case tag still find the thread).
+ */
+export function threadKey(secret: string, user: string, password: string): Buffer {
+	const material = secret ? `secret:${secret}` : `login:${user}:${password}`;
+	return createHash('sha256').update(`n8n-nodes-crm-email/thread-id/${material}`).digest();
+}
+
+function encodePart(value: string | null): string {
+	if (value === null || value === '') return '-';
+	return SAFE.test(value) && value !== '-' && !value.startsWith('~')
+		? value
+		: `~${Buffer.from(value, 'utf8').toString('base64url')}`;
+}
+
+function decodePart(part: string): string | null {
+	if (part === '-') return null;
+	return part.startsWith('~') ? Buffer.from(part.slice(1), 'base64url').toString('utf8') : part;
+}
+
+function sign(key: Buffer, body: string): string {
+	return createHmac('sha256', key).update(body).digest('base64url').slice(0, SIG_LENGTH);
+}
+
+export interface GenerateOptions {
+	key: Buffer;
+	/** Right-hand side, usually the sender's domain. */
+	domain: string;
+	now?: Date;
+}
+
+export function generateMessageId(ref: ThreadRef, o: GenerateOptions): string {
+	const body = [
+		PREFIX,
+		encodePart(ref.parentType),
+		encodePart(ref.parentId),
+		ref.caseNumber === null ? '-' : `c${ref.caseNumber}`,
+		Math.floor((o.now ?? new Date()).getTime() / 1000).toString(36),
+		randomBytes(6).toString('base64url'),
+	].join('.');
+	const domain = o.domain.replace(/[^A-Za-z0-9.-]/g, '') || 'localhost';
+	return `<${body}.${sign(o.key, body)}@${domain}>`;
+}
+
+const TYPES: Record<string, string> = {
+	contact: 'Contact',
+	account: 'Account',
+	lead: 'Lead',
+	opportunity: 'Opportunity',
+	case: 'Case',
+};
+
+/** The thread a Message-ID of ours carries, or null (not ours, damaged, or forged). */
+export function parseMessageId(messageId: string, key: Buffer): ThreadRef | null {
+	const m = /^<?([^@<>\s]+)@[^<>\s]*>?$/.exec(messageId.trim());
+	if (!m) return null;
+	const parts = m[1].split('.');
+	if (parts.length !== 7 || parts[0] !== PREFIX) return null;
+	const body = parts.slice(0, 6).join('.');
+	const expected = Buffer.from(sign(key, body));
+	const given = Buffer.from(parts[6]);
+	if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+	const type = decodePart(parts[1]);
+	const caseNumber = parts[3] === '-' ? null : Number(parts[3].slice(1));
+	return {
+		parentType: type === null ? null : (TYPES[type.toLowerCase()] ?? type),
+		parentId: decodePart(parts[2]),
+		caseNumber: caseNumber !== null && Number.isSafeInteger(caseNumber) ? caseNumber : null,
+	};
+}

@@ -1,0 +1,236 @@
+/**
+ * SMTP transports from this package's SMTP credential (nodemailer), the allowed-From check, and
+ * one way to explain a failure. Imports nothing from n8n.
+ */
+import { isIP } from 'node:net';
+
+import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+
+import { CrmEmailError, redact } from '../errors';
+import { globMatch } from '../glob';
+import { threadKey } from '../threadId';
+import type { MailSecurity } from './imap';
+
+export interface SmtpCredentials {
+	host: string;
+	port: number;
+	security: MailSecurity;
+	user: string;
+	password: string;
+	allowSelfSigned: boolean;
+	/** Lower-cased addresses or patterns (`*@example.com`) this account may send as. */
+	allowedFrom: string[];
+	defaultFrom: string;
+	/** Signs thread Message-IDs and opt-out links; empty: derived from the login. */
+	signingSecret: string;
+}
+
+export function toSmtpCredentials(data: Record<string, unknown>): SmtpCredentials {
+	const security = data.security === 'tls' || data.security === 'none' ? data.security : 'starttls';
+	return {
+		host: String(data.host ?? '').trim(),
+		port: Number(data.port) || (security === 'tls' ? 465 : 587),
+		security,
+		user: String(data.user ?? ''),
+		password: String(data.password ?? ''),
+		allowSelfSigned: data.allowSelfSigned === true,
+		allowedFrom: String(data.allowedFrom ?? '')
+			.split(/[,;\s]+/)
+			.map((s) => s.trim().toLowerCase())
+			.filter(Boolean),
+		defaultFrom: String(data.defaultFrom ?? '').trim(),
+		signingSecret: String(data.signingSecret ?? ''),
+	};
+}
+
+export function smtpThreadKey(creds: SmtpCredentials): Buffer {
+	return threadKey(creds.signingSecret, creds.user, creds.password);
+}
+
+export function smtpOptions(
+	creds: SmtpCredentials,
+	extra: Partial<SMTPTransport.Options> = {},
+): SMTPTransport.Options {
+	if (!creds.host) throw new CrmEmailError('CONFIG_INVALID', 'The SMTP credential has no host');
+	return {
+		host: creds.host,
+		port: creds.port,
+		secure: creds.security === 'tls',
+		requireTLS: creds.security === 'starttls',
+		ignoreTLS: creds.security === 'none',
+		auth: creds.user ? { user: creds.user, pass: creds.password } : undefined,
+		tls: {
+			rejectUnauthorized: !creds.allowSelfSigned,
+			servername: isIP(creds.host) ? undefined : creds.host,
+		},
+		connectionTimeout: 20_000,
+		greetingTimeout: 15_000,
+		socketTimeout: 60_000,
+		logger: false,
+		debug: false,
+		...extra,
+	};
+}
+
+export function createSmtpTransport(
+	creds: SmtpCredentials,
+	extra: Partial<SMTPTransport.Options> = {},
+) {
+	return nodemailer.createTransport(smtpOptions(creds, extra));
+}
+
+/** One pooled connection (or `maxConnections`) shared by every mail of an execution. */
+export function createSmtpPool(creds: SmtpCredentials, maxConnections = 1) {
+	const options: SMTPPool.Options = {
+		...(smtpOptions(creds) as SMTPPool.Options),
+		pool: true,
+		maxConnections,
+		maxMessages: Infinity,
+	};
+	return nodemailer.createTransport(options);
+}
+
+/** Bare lower-cased address of `"Name" <a@b>` or `a@b`. */
+export function bareAddress(value: string): string {
+	const m = /<([^<>]+)>\s*$/.exec(value);
+	return (m ? m[1] : value).trim().toLowerCase();
+}
+
+/** Whether the credential may send as this address. An empty list allows only the default From. */
+export function isFromAllowed(creds: SmtpCredentials, from: string): boolean {
+	const address = bareAddress(from);
+	const patterns = creds.allowedFrom.length
+		? creds.allowedFrom
+		: [creds.defaultFrom ? bareAddress(creds.defaultFrom) : creds.user.toLowerCase()];
+	return patterns.some((p) =>
+		p.includes('*') || p.includes('?') ? globMatch(p, address) : p === address,
+	);
+}
+
+export function fromNotAllowed(creds: SmtpCredentials, from: string): CrmEmailError {
+	const allowed = creds.allowedFrom.length
+		? creds.allowedFrom.join(', ')
+		: `only ${creds.defaultFrom || creds.user} (the credential lists no other address)`;
+	return new CrmEmailError(
+		'FROM_NOT_ALLOWED',
+		`The SMTP credential may not send as "${bareAddress(from)}": allowed are ${allowed}. Change From, or add the address to "Allowed From Addresses" of the credential`,
+		{ from: bareAddress(from) },
+	);
+}
+
+interface SmtpErrorLike {
+	code?: string;
+	responseCode?: number;
+	response?: string;
+	command?: string;
+	message?: string;
+}
+
+/** Temporary (worth retrying) or permanent, with what the server said. */
+export function describeSmtpError(error: unknown, creds: SmtpCredentials): CrmEmailError {
+	if (error instanceof CrmEmailError) return error;
+	const e = (error ?? {}) as SmtpErrorLike;
+	const where = `${creds.host}:${creds.port}`;
+	const secrets = [creds.password, creds.signingSecret];
+	const server = e.response ? redact(e.response, secrets) : undefined;
+	const plain = redact(String(e.message ?? error), secrets);
+	const code = e.code ?? '';
+	const details = {
+		host: creds.host,
+		port: creds.port,
+		responseCode: e.responseCode,
+		serverResponse: server,
+	};
+	if (code === 'EAUTH' || e.responseCode === 535 || e.responseCode === 534) {
+		return new CrmEmailError(
+			'SMTP_AUTH',
+			`The SMTP server ${where} refused the login for user "${creds.user}": check the user and password of the SMTP credential${server ? ` (server said: ${server})` : ''}`,
+			details,
+		);
+	}
+	if (code === 'ETLS' || /certificate|wrong version number|ssl/i.test(plain)) {
+		return new CrmEmailError(
+			'SMTP_TLS',
+			`TLS with the SMTP server ${where} failed (${plain}): check the security setting (TLS on 465, STARTTLS on 587) or, for a self-signed certificate, switch on "Allow Self-Signed Certificate"`,
+			details,
+		);
+	}
+	if (/ECONNREFUSED/.test(plain) || (code === 'ESOCKET' && /refused/i.test(plain))) {
+		return new CrmEmailError(
+			'SMTP_CONNECTION_REFUSED',
+			`The SMTP server ${where} refused the connection: check the host and port of the SMTP credential, and that the server is running`,
+			details,
+		);
+	}
+	if (code === 'EDNS' || /ENOTFOUND|EAI_AGAIN/.test(plain)) {
+		return new CrmEmailError(
+			'SMTP_HOST_NOT_FOUND',
+			`The SMTP host "${creds.host}" could not be resolved`,
+			details,
+		);
+	}
+	if (typeof e.responseCode === 'number' && e.responseCode >= 500) {
+		return new CrmEmailError(
+			'SMTP_REJECTED',
+			`The SMTP server ${where} rejected the mail${e.command ? ` at ${e.command.split(' ')[0]}` : ''}: ${server ?? plain}`,
+			details,
+		);
+	}
+	if (typeof e.responseCode === 'number' && e.responseCode >= 400) {
+		return new CrmEmailError(
+			'SMTP_TEMPORARY',
+			`The SMTP server ${where} asked to try again later: ${server ?? plain}`,
+			details,
+		);
+	}
+	if (code === 'ETIMEDOUT' || /timeout/i.test(plain)) {
+		return new CrmEmailError(
+			'SMTP_TIMEOUT',
+			`The SMTP server ${where} did not answer in time`,
+			details,
+		);
+	}
+	if (code === 'ECONNECTION' || code === 'ESOCKET' || /ECONNRESET|EPIPE|closed/i.test(plain)) {
+		return new CrmEmailError(
+			'SMTP_CONNECTION_LOST',
+			`The connection to the SMTP server ${where} was lost (${plain})`,
+			details,
+		);
+	}
+	return new CrmEmailError(
+		'SMTP_REJECTED',
+		`The SMTP server ${where} failed: ${server ?? plain}`,
+		details,
+	);
+}
+
+/** Whether sending again later may succeed (4xx, dropped connection, timeout). */
+export function isTemporary(error: CrmEmailError): boolean {
+	return (
+		error.code === 'SMTP_TEMPORARY' ||
+		error.code === 'SMTP_CONNECTION_LOST' ||
+		error.code === 'SMTP_TIMEOUT' ||
+		error.code === 'SMTP_CONNECTION_REFUSED'
+	);
+}
+
+export async function testSmtpCredentials(
+	creds: SmtpCredentials,
+): Promise<{ ok: boolean; message: string; code?: string }> {
+	let transport;
+	try {
+		transport = createSmtpTransport(creds, { connectionTimeout: 10_000, greetingTimeout: 10_000 });
+		await transport.verify();
+		return {
+			ok: true,
+			message: `Connected to ${creds.host}:${creds.port}${creds.user ? ' and logged in' : ''}`,
+		};
+	} catch (error) {
+		const described = describeSmtpError(error, creds);
+		return { ok: false, message: described.message, code: described.code };
+	} finally {
+		transport?.close();
+	}
+}

@@ -1,0 +1,81 @@
+/**
+ * A fake n8n execute context: input items, parameters and credentials in. getNodeParameter
+ * throws on a name the node does not declare (top level), so description and code cannot drift
+ * apart; parameters given as functions are evaluated per item, like n8n expressions.
+ */
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeTypeDescription,
+} from 'n8n-workflow';
+
+export interface FakeExecuteOptions {
+	description: INodeTypeDescription;
+	parameters: Record<string, unknown>;
+	/** Items per input (index 0 = first input). */
+	inputs: INodeExecutionData[][];
+	credentials?: Record<string, Record<string, unknown>>;
+	continueOnFail?: boolean;
+	staticData?: IDataObject;
+}
+
+export interface FakeExecute {
+	ctx: IExecuteFunctions;
+	staticData: IDataObject;
+	logs: string[];
+	credentialsAsked: string[];
+}
+
+export function items(...json: IDataObject[]): INodeExecutionData[] {
+	return json.map((j) => ({ json: j }));
+}
+
+export function fakeExecute(o: FakeExecuteOptions): FakeExecute {
+	const declared = new Set(o.description.properties.map((p) => p.name));
+	const staticData = o.staticData ?? {};
+	const logs: string[] = [];
+	const credentialsAsked: string[] = [];
+	const node = {
+		id: 'n1',
+		name: o.description.defaults.name ?? 'Node',
+		type: o.description.name,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {},
+	};
+	const log = (level: string) => (message: string) => logs.push(`${level}: ${message}`);
+	const ctx = {
+		getNode: () => node,
+		getMode: () => 'manual',
+		getInputData: (input = 0) => o.inputs[input] ?? [],
+		getNodeParameter: (name: string, itemIndex: number, fallback?: unknown) => {
+			if (!declared.has(name))
+				throw new Error(`getNodeParameter("${name}") is not declared by the node`);
+			const value = name in o.parameters ? o.parameters[name] : fallback;
+			return typeof value === 'function' ? (value as (i: number) => unknown)(itemIndex) : value;
+		},
+		getCredentials: async (name: string) => {
+			credentialsAsked.push(name);
+			const c = o.credentials?.[name];
+			if (!c) throw new Error(`Node does not have credentials of type "${name}"`);
+			return c;
+		},
+		continueOnFail: () => o.continueOnFail === true,
+		getWorkflowStaticData: () => staticData,
+		logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+		helpers: {
+			getBinaryDataBuffer: async (itemIndex: number, property: string) => {
+				const b = o.inputs[0][itemIndex]?.binary?.[property];
+				if (!b) throw new Error(`No binary property "${property}" on item ${itemIndex}`);
+				return Buffer.from(b.data, 'base64');
+			},
+			assertBinaryData: (itemIndex: number, property: string) => {
+				const b = o.inputs[0][itemIndex]?.binary?.[property];
+				if (!b) throw new Error(`No binary property "${property}" on item ${itemIndex}`);
+				return b;
+			},
+		},
+	};
+	return { ctx: ctx as unknown as IExecuteFunctions, staticData, logs, credentialsAsked };
+}
