@@ -12,13 +12,12 @@ import {
 import { isCrmEmailError } from '../shared/errors';
 import { parseMessageId, normalizeMessageId } from '../shared/threadId';
 import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
-import { linkMail, type LinkOptions } from './core/link';
+import { linkMail, wanted, type LinkOptions } from './core/link';
 import { ObjectThreadMemory } from './core/memory';
 import {
 	DEFAULT_MAPPING,
-	normalizeRecords,
+	indexRecords,
 	parseTypeOrder,
-	RecordIndex,
 	RECORD_TYPES,
 	type RecordMapping,
 	type RecordType,
@@ -85,13 +84,6 @@ export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecu
 		throw new NodeOperationError(this.getNode(), (error as Error).message);
 	}
 
-	const { records, skipped } = normalizeRecords(rows, mapping(this));
-	if (skipped.length)
-		this.logger.warn(
-			`Parent Linker: ${skipped.length} of ${rows.length} records skipped, e.g. record ${skipped[0].index + 1}: ${skipped[0].reason}`,
-		);
-	const index = new RecordIndex(records);
-
 	let parseOwnId: LinkOptions['parseOwnId'] = null;
 	if (this.getNodeParameter('threadIds', 0) === 'verify') {
 		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
@@ -119,6 +111,19 @@ export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecu
 				.filter(Boolean),
 		),
 	};
+
+	const { index, skipped } = indexRecords(
+		rows,
+		mapping(this),
+		wanted(
+			mails.map((m) => m.json),
+			linkOptions,
+		),
+	);
+	if (skipped.length)
+		this.logger.warn(
+			`Parent Linker: ${skipped.length} of ${rows.length} records skipped, e.g. record ${skipped[0].index + 1}: ${skipped[0].reason}`,
+		);
 
 	const linked: INodeExecutionData[] = [];
 	const unknown: INodeExecutionData[] = [];

@@ -8,7 +8,13 @@
  */
 import { normalizeMessageId, type ThreadRef } from '../../shared/threadId';
 import { unknownSender, type UnknownSender } from './person';
-import { normalizeAddress, type AddressType, type CrmRecord, type RecordIndex } from './records';
+import {
+	normalizeAddress,
+	type AddressType,
+	type CrmRecord,
+	type RecordIndex,
+	type Want,
+} from './records';
 
 export type Via = 'thread' | 'from' | 'replyTo' | 'to' | 'cc';
 
@@ -104,11 +110,39 @@ export function fieldAddresses(value: unknown): Array<{ address: string; name: s
 	return out;
 }
 
-function fromThread(mail: LinkableMail, index: RecordIndex, o: LinkOptions): LinkResult | null {
+/** The thread's parent named by our own Message-IDs or the memory, before any record is read. */
+function threadHit(mail: LinkableMail, o: LinkOptions) {
 	for (const id of threadIds(mail)) {
 		const found = o.parseOwnId?.(id) ?? null;
 		const hit = found && found.parentType && found.parentId ? found : (o.memory?.get(id) ?? null);
-		if (!hit || !hit.parentType || !hit.parentId) continue;
+		if (hit && hit.parentType && hit.parentId)
+			return { id, hit: hit as ThreadRef & { parentType: string; parentId: string } };
+	}
+	return null;
+}
+
+const ADDRESS_FIELDS = ['from', 'replyTo', 'to', 'cc'] as const;
+
+/** Every address and thread parent the mails can link through: records outside it are not read. */
+export function wanted(mails: LinkableMail[], o: LinkOptions): Want {
+	const want: Want = { addresses: new Set(), ids: new Map() };
+	for (const mail of mails) {
+		const t = threadHit(mail, o);
+		if (t) {
+			let set = want.ids.get(t.hit.parentType);
+			if (!set) want.ids.set(t.hit.parentType, (set = new Set()));
+			set.add(t.hit.parentId);
+		}
+		for (const field of ADDRESS_FIELDS)
+			for (const { address } of fieldAddresses(mail[field])) want.addresses.add(address);
+	}
+	return want;
+}
+
+function fromThread(mail: LinkableMail, index: RecordIndex, o: LinkOptions): LinkResult | null {
+	const t = threadHit(mail, o);
+	if (t) {
+		const { id, hit } = t;
 		const record = index.get(hit.parentType, hit.parentId);
 		const accountId = hit.parentType === 'Account' ? hit.parentId : (record?.accountId ?? null);
 		return {

@@ -1,0 +1,120 @@
+/**
+ * The Parent Linker's n8n glue with a fake execute context: two inputs, two outputs.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IDataObject } from 'n8n-workflow';
+
+import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts'; // explicit: ".node" would resolve to the codex .node.json
+import { generateMessageId } from '../../../nodes/shared/threadId';
+import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
+import { fakeExecute, items } from '../../helpers/fakeExecute';
+
+const node = new CrmEmailParentLinker();
+const smtp = {
+	host: 'smtp.example.com',
+	user: 'support@example.com',
+	password: 'pw-secret',
+	signingSecret: 'k',
+};
+
+const records = items(
+	{ kind: 'contacts', uid: 1, fullName: 'Ann', mail: { work: 'ann@acme.example' }, company: 7 },
+	{ kind: 'accounts', uid: 7, fullName: 'Acme', mail: { work: 'office@acme.example' } },
+);
+
+function run(
+	mails: IDataObject[],
+	parameters: Record<string, unknown> = {},
+	staticData: IDataObject = {},
+) {
+	const f = fakeExecute({
+		description: node.description,
+		parameters: {
+			mode: 'b2b',
+			recordType: 'field',
+			typeField: 'kind',
+			recordFields: {
+				idField: 'uid',
+				nameField: 'fullName',
+				emailFields: 'mail.work',
+				accountIdField: 'company',
+			},
+			threadIds: 'verify',
+			options: {},
+			...parameters,
+		},
+		inputs: [items(...mails), records],
+		credentials: { crmSmtpApi: smtp },
+		staticData,
+	});
+	return { f, out: node.execute.call(f.ctx) };
+}
+
+describe('Parent Linker node', () => {
+	it('has inputs Mails and Records and outputs Linked and Unknown Sender', () => {
+		assert.deepEqual(node.description.inputNames, ['Mails', 'Records']);
+		assert.deepEqual(node.description.outputNames, ['Linked', 'Unknown Sender']);
+		assert.equal(node.description.usableAsTool, true);
+		assert.equal(node.description.credentials?.[0].testedBy, 'crmSmtpConnectionTest');
+	});
+
+	it('links with a custom field mapping and splits the outputs, pairedItem set', async () => {
+		const { out } = run([
+			{ messageId: '<1@x>', from: { address: 'ann@acme.example', name: 'Ann' } },
+			{ messageId: '<2@x>', from: { address: 'new.person@startup.example', name: 'New Person' } },
+		]);
+		const [linked, unknown] = await out;
+		assert.equal(linked.length, 1);
+		const parent = linked[0].json.parent as IDataObject;
+		assert.deepEqual(
+			[parent.type, parent.id, parent.name, parent.via],
+			['Account', '7', 'Acme', 'from'],
+		);
+		assert.deepEqual(linked[0].json.contact, { type: 'Contact', id: '1', name: 'Ann' });
+		assert.deepEqual(linked[0].pairedItem, { item: 0 });
+		assert.equal((unknown[0].json.unknownSender as IDataObject).company, 'Startup');
+		assert.deepEqual(unknown[0].pairedItem, { item: 1 });
+	});
+
+	it('a reply to a mail linked in an earlier execution finds the same record', async () => {
+		const staticData: IDataObject = {};
+		await run(
+			[{ messageId: '<first@x>', from: { address: 'ann@acme.example' } }],
+			{ mode: 'b2c' },
+			staticData,
+		).out;
+		const [linked] = await run(
+			[
+				{
+					messageId: '<reply@x>',
+					inReplyTo: '<first@x>',
+					from: { address: 'colleague@elsewhere.example' },
+				},
+			],
+			{ mode: 'b2c' },
+			staticData,
+		).out;
+		const parent = linked[0].json.parent as IDataObject;
+		assert.deepEqual([parent.type, parent.id, parent.via], ['Contact', '1', 'thread']);
+	});
+
+	it("recognises the Template Sender's Message-IDs with the SMTP credential's key", async () => {
+		const ours = generateMessageId(
+			{ parentType: 'Case', parentId: 'c-9', caseNumber: 9 },
+			{ key: smtpThreadKey(toSmtpCredentials(smtp)), domain: 'example.com' },
+		);
+		const [linked] = await run([{ references: [ours], from: { address: 'someone@else.example' } }])
+			.out;
+		assert.deepEqual((linked[0].json.parent as IDataObject).caseNumber, 9);
+		const [, unknown] = await run(
+			[{ references: [ours], from: { address: 'someone@else.example' } }],
+			{ threadIds: 'ignore' },
+		).out;
+		assert.equal(unknown.length, 1);
+	});
+
+	it('a bad type order names the option', async () => {
+		await assert.rejects(run([], { options: { typeOrder: 'Case' } }).out, /Type Order/);
+	});
+});
