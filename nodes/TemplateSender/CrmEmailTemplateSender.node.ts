@@ -1,0 +1,312 @@
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+
+import { crmImapConnectionTest } from '../shared/imapMethods';
+import { crmSmtpConnectionTest } from '../shared/smtpMethods';
+import { executeSender } from './execute';
+
+export class CrmEmailTemplateSender implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'CRM Email Template Sender',
+		name: 'crmEmailTemplateSender',
+		icon: { light: 'file:../../icons/mail.svg', dark: 'file:../../icons/mail.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{ {send: "Send", reply: "Reply", autoReply: "Auto-Reply"}[$parameter["mode"]] }}',
+		description:
+			'Sends templated mail (Handlebars and EspoCRM placeholders): new mail, threaded replies, auto-replies with a loop guard',
+		defaults: { name: 'CRM Email Template Sender' },
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Sent', 'Not Sent', 'Failed'],
+		usableAsTool: true,
+		credentials: [
+			{ name: 'crmSmtpApi', required: true, testedBy: 'crmSmtpConnectionTest' },
+			{
+				name: 'crmImapApi',
+				required: true,
+				testedBy: 'crmImapConnectionTest',
+				displayOptions: { show: { appendToSent: [true] } },
+			},
+		],
+		properties: [
+			{
+				displayName: 'Mode',
+				name: 'mode',
+				type: 'options',
+				noDataExpression: true,
+				default: 'autoReply',
+				options: [
+					{
+						name: 'Auto-Reply',
+						value: 'autoReply',
+						description:
+							'Reply marked as automatic; skips lists, bulk, bounces, auto-replies, no-reply senders, and rate-limits per sender',
+						action: 'Send an auto reply',
+					},
+					{
+						name: 'Reply',
+						value: 'reply',
+						description: 'Reply to the incoming mail, in its thread',
+						action: 'Reply to a mail',
+					},
+					{ name: 'Send', value: 'send', description: 'A new mail', action: 'Send a mail' },
+				],
+			},
+			{
+				displayName: 'From',
+				name: 'from',
+				type: 'string',
+				default: '',
+				placeholder: 'Support <support@example.com>',
+				description:
+					"Must be allowed by the SMTP credential. Empty: the credential's default From.",
+			},
+			{
+				displayName: 'To',
+				name: 'to',
+				type: 'string',
+				default: '',
+				placeholder: 'customer@example.org',
+				displayOptions: { show: { mode: ['send'] } },
+				description: 'Comma-separated addresses',
+			},
+			{
+				displayName: 'Cc',
+				name: 'cc',
+				type: 'string',
+				default: '',
+				displayOptions: { show: { mode: ['send'] } },
+			},
+			{
+				displayName: 'Bcc',
+				name: 'bcc',
+				type: 'string',
+				default: '',
+				displayOptions: { show: { mode: ['send'] } },
+			},
+			{
+				displayName: 'Subject',
+				name: 'subject',
+				type: 'string',
+				default: '',
+				placeholder: 'We received your request',
+				description:
+					'Template. In reply modes, empty means the original subject; "Re: " is added once and the case tag [#N] kept or added.',
+			},
+			{
+				displayName: 'HTML Body',
+				name: 'bodyHtml',
+				type: 'string',
+				typeOptions: { rows: 8 },
+				default: '',
+				placeholder: '<p>Hello {Person.firstName},</p><p>your case {Case.number} is open.</p>',
+				description:
+					'Template: Handlebars {{…}} and EspoCRM placeholders {Account.name}; values are HTML-escaped',
+			},
+			{
+				displayName: 'Text Body',
+				name: 'bodyText',
+				type: 'string',
+				typeOptions: { rows: 6 },
+				default: '',
+				description: 'Template for the plain-text part',
+			},
+			{
+				displayName: 'Append to Sent Folder',
+				name: 'appendToSent',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to store a copy of each sent mail in the IMAP Sent folder (IMAP credential)',
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add Option',
+				default: {},
+				options: [
+					{
+						displayName: 'Attachments',
+						name: 'attachments',
+						type: 'string',
+						default: '',
+						placeholder: 'data, attachment_0',
+						description: 'Comma-separated binary property names to attach',
+					},
+					{
+						displayName: 'Bcc (Reply Modes)',
+						name: 'bcc',
+						type: 'string',
+						default: '',
+					},
+					{
+						displayName: 'Bulk Mail',
+						name: 'bulk',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether this is mass mail: adds Precedence: bulk, List-Unsubscribe and one-click unsubscribe (needs Opt-Out Base URL)',
+					},
+					{
+						displayName: 'Case Tag',
+						name: 'caseTag',
+						type: 'string',
+						default: '[#{number}]',
+						description: 'Put in the subject when the item has case.number; {number} is replaced',
+					},
+					{ displayName: 'Cc (Reply Modes)', name: 'cc', type: 'string', default: '' },
+					{
+						displayName: 'One-Off Key',
+						name: 'oneOffKey',
+						type: 'string',
+						default: '',
+						description: 'Names the one-off template (default: a hash of the template)',
+					},
+					{
+						displayName: 'One-Off Template',
+						name: 'oneOff',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether each recipient gets this template at most once, across executions',
+					},
+					{
+						displayName: 'Opt-Out Base URL',
+						name: 'optOutBaseUrl',
+						type: 'string',
+						default: '',
+						placeholder: 'https://crm.example.com/unsubscribe',
+						description:
+							'Base of {optOutUrl} / {optOutLink}: email and a signed token are added, so links cannot be forged',
+					},
+					{
+						displayName: 'Opt-Out List',
+						name: 'optOutList',
+						type: 'string',
+						default: '',
+						description:
+							'Addresses that unsubscribed (comma-separated, or an array from an expression): not mailed, sent to Not Sent',
+					},
+					{
+						displayName: 'Our Addresses',
+						name: 'ownAddresses',
+						type: 'string',
+						default: '',
+						description:
+							"Auto-replies never go to these (the credential's addresses are always included)",
+					},
+					{
+						displayName: 'Quote Original',
+						name: 'quoteOriginal',
+						type: 'boolean',
+						default: false,
+						description: 'Whether replies quote the incoming mail',
+					},
+					{
+						displayName: 'Rate Limit per Sender',
+						name: 'rateLimit',
+						type: 'number',
+						default: 5,
+						description:
+							'Auto-replies at most this many times per address within the window (0: no limit)',
+					},
+					{
+						displayName: 'Rate Window (Hours)',
+						name: 'rateWindowHours',
+						type: 'number',
+						default: 2,
+					},
+					{
+						displayName: 'Reply To Instead',
+						name: 'toOverride',
+						type: 'string',
+						default: '',
+						description: 'In reply modes: send to these addresses instead of Reply-To/From',
+					},
+					{
+						displayName: 'Retries',
+						name: 'retries',
+						type: 'number',
+						default: 3,
+						description:
+							'Attempts after the first on a temporary failure (4xx, dropped connection, timeout)',
+					},
+					{
+						displayName: 'Retry Delay (Ms)',
+						name: 'retryDelayMs',
+						type: 'number',
+						default: 1000,
+						description: 'First wait before a retry; doubled each time',
+					},
+					{
+						displayName: 'Sent Folder',
+						name: 'sentFolder',
+						type: 'string',
+						default: 'Sent',
+					},
+					{
+						displayName: 'Signature (HTML)',
+						name: 'signatureHtml',
+						type: 'string',
+						typeOptions: { rows: 3 },
+						default: '',
+					},
+					{
+						displayName: 'Signature (Text)',
+						name: 'signatureText',
+						type: 'string',
+						typeOptions: { rows: 3 },
+						default: '',
+					},
+					{
+						displayName: 'Signature on Auto-Replies',
+						name: 'signatureOnAutoReply',
+						type: 'boolean',
+						default: false,
+						description: 'Whether auto-replies carry the signature too',
+					},
+					{
+						displayName: 'Signature Placement',
+						name: 'signaturePlacement',
+						type: 'options',
+						default: 'below',
+						options: [
+							{ name: 'Below Everything', value: 'below' },
+							{ name: 'Above the Quote', value: 'aboveQuote' },
+						],
+					},
+					{
+						displayName: 'Unknown Placeholders',
+						name: 'unknownPlaceholders',
+						type: 'options',
+						default: 'keep',
+						options: [
+							{ name: 'Keep Literally', value: 'keep', description: 'As EspoCRM does' },
+							{ name: 'Fail the Item', value: 'fail' },
+						],
+					},
+					{
+						displayName: 'User Name',
+						name: 'userName',
+						type: 'string',
+						default: '',
+						description: "{User.name} in templates (default: From's display name)",
+					},
+				],
+			},
+		],
+	};
+
+	methods = { credentialTest: { crmSmtpConnectionTest, crmImapConnectionTest } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await executeSender.call(this);
+	}
+}

@@ -1,0 +1,52 @@
+/**
+ * RFC 3834 loop guard for auto-replies: which incoming mails must never get one. Stricter than
+ * EspoCRM (which only looks at Auto-Submitted and an exact X-Auto-Response-Suppress), after the
+ * loops seen in the field: lists, bulk mail, Exchange's "DR, OOF, AutoReply", bounces, no-reply
+ * senders, our own addresses and our own marker.
+ */
+export const LOOP_HEADER = 'x-crm-email-loop';
+
+export interface GuardInput {
+	from: string | null;
+	headers: Record<string, string>;
+	/** Our own addresses, lower-case. */
+	own: Set<string>;
+}
+
+export interface GuardVerdict {
+	reply: boolean;
+	reason: string | null;
+}
+
+const NO_REPLY =
+	/^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|mailer-daemon|postmaster|bounces?|notifications?)([-+._].*)?@/i;
+
+function header(headers: Record<string, string>, name: string): string | null {
+	const v = headers[name];
+	return typeof v === 'string' ? v.trim() : null;
+}
+
+export function loopGuard({ from, headers, own }: GuardInput): GuardVerdict {
+	const no = (reason: string): GuardVerdict => ({ reply: false, reason });
+	const address = from?.trim().toLowerCase() ?? '';
+	if (!address) return no('the mail has no sender address');
+	const auto = header(headers, 'auto-submitted');
+	if (auto && auto.toLowerCase().split(/[;\s]/)[0] !== 'no') return no(`Auto-Submitted: ${auto}`);
+	if (header(headers, 'x-autoreply') !== null) return no('X-Autoreply header present');
+	if (header(headers, 'x-autorespond') !== null) return no('X-Autorespond header present');
+	const precedence = header(headers, 'precedence')?.toLowerCase();
+	if (precedence && /^(bulk|list|junk|auto_reply)$/.test(precedence))
+		return no(`Precedence: ${precedence}`);
+	if (header(headers, 'list-id') !== null) return no('mailing list (List-Id)');
+	if (header(headers, 'list-unsubscribe') !== null) return no('bulk mail (List-Unsubscribe)');
+	const suppress = header(headers, 'x-auto-response-suppress');
+	if (suppress && /(^|[\s,])(all|autoreply|oof)([\s,]|$)/i.test(suppress))
+		return no(`X-Auto-Response-Suppress: ${suppress}`);
+	const contentType = header(headers, 'content-type')?.toLowerCase() ?? '';
+	if (contentType.startsWith('multipart/report')) return no('delivery report (multipart/report)');
+	if (NO_REPLY.test(address)) return no(`no-reply or system sender ${address}`);
+	if (header(headers, 'return-path') === '<>') return no('bounce (empty Return-Path)');
+	if (own.has(address)) return no(`our own address ${address}`);
+	if (header(headers, LOOP_HEADER) !== null) return no('our own auto-reply (loop marker)');
+	return { reply: true, reason: null };
+}

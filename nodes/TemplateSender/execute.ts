@@ -1,0 +1,476 @@
+/**
+ * n8n glue of the Template Sender: per item, decide (loop guard, rate limit, opt-out, one-off),
+ * render, compose, deliver over one pooled SMTP connection, and split into Sent / Not Sent / Failed.
+ */
+import { createHash } from 'node:crypto';
+
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
+
+import { CrmEmailError, isCrmEmailError } from '../shared/errors';
+import { generateMessageId } from '../shared/threadId';
+import { toImapCredentials } from '../shared/transport/imap';
+import {
+	bareAddress,
+	fromNotAllowed,
+	isFromAllowed,
+	smtpThreadKey,
+	toSmtpCredentials,
+	type SmtpCredentials,
+} from '../shared/transport/smtp';
+import { compose, replyRecipient, type IncomingMail, type SendMode } from './core/compose';
+import { loopGuard } from './core/loopGuard';
+import { optOutUrl } from './core/optOut';
+import { pruneState, recentReplies, recordReply, senderState, type RateLimit } from './core/state';
+import {
+	compileTemplate,
+	escapeHtml,
+	safeHtml,
+	type CompiledTemplate,
+	type UnknownPlaceholders,
+} from './core/template';
+import { buildRaw, Delivery, type OutgoingMail } from './delivery';
+
+interface SenderOptions {
+	toOverride?: string;
+	cc?: string;
+	bcc?: string;
+	attachments?: string;
+	quoteOriginal?: boolean;
+	caseTag?: string;
+	signatureHtml?: string;
+	signatureText?: string;
+	signaturePlacement?: 'below' | 'aboveQuote';
+	signatureOnAutoReply?: boolean;
+	unknownPlaceholders?: UnknownPlaceholders;
+	userName?: string;
+	optOutBaseUrl?: string;
+	bulk?: boolean;
+	optOutList?: string | string[];
+	oneOff?: boolean;
+	oneOffKey?: string;
+	rateLimit?: number;
+	rateWindowHours?: number;
+	ownAddresses?: string;
+	sentFolder?: string;
+	retries?: number;
+	retryDelayMs?: number;
+}
+
+function addressList(value: unknown): string[] {
+	if (Array.isArray(value)) return value.flatMap(addressList);
+	if (value && typeof value === 'object') {
+		const a = (value as { address?: unknown }).address;
+		return typeof a === 'string' && a.trim() ? [a.trim()] : [];
+	}
+	if (typeof value !== 'string') return [];
+	return value
+		.split(/[,;]/)
+		.map((s) => s.trim())
+		.filter(Boolean);
+}
+
+function asAddress(value: unknown): { address: string; name: string } | null {
+	if (!value || typeof value !== 'object') {
+		return typeof value === 'string' && value.includes('@')
+			? { address: bareAddress(value), name: '' }
+			: null;
+	}
+	const v = value as { address?: unknown; name?: unknown };
+	return typeof v.address === 'string'
+		? { address: v.address, name: typeof v.name === 'string' ? v.name : '' }
+		: null;
+}
+
+function incoming(json: IDataObject): IncomingMail {
+	const replyTo = Array.isArray(json.replyTo)
+		? json.replyTo.map(asAddress).filter((a) => a !== null)
+		: [];
+	return {
+		messageId: typeof json.messageId === 'string' ? json.messageId : null,
+		references: Array.isArray(json.references)
+			? json.references.filter((r): r is string => typeof r === 'string')
+			: [],
+		subject: typeof json.subject === 'string' ? json.subject : '',
+		from: asAddress(json.from),
+		replyTo: replyTo as Array<{ address: string; name: string }>,
+		date: typeof json.date === 'string' ? json.date : null,
+		text: typeof json.text === 'string' ? json.text : null,
+	};
+}
+
+function pad(n: number): string {
+	return String(n).padStart(2, '0');
+}
+
+/** The template's data: the item, with EspoCRM's names mapped onto it. */
+function templateContext(
+	json: IDataObject,
+	recipient: { address: string; name: string },
+	sender: { address: string; name: string },
+	optOut: string | null,
+	html: boolean,
+	now: Date,
+): Record<string, unknown> {
+	const record = (v: unknown) => (v && typeof v === 'object' ? (v as IDataObject) : undefined);
+	const account = record(json.account);
+	const contact = record(json.contact);
+	const lead = record(json.lead);
+	const [firstName, ...rest] = recipient.name.split(' ');
+	const person = {
+		name: recipient.name,
+		firstName: rest.length ? firstName : '',
+		lastName: rest.length ? rest.join(' ') : recipient.name,
+		emailAddress: recipient.address,
+		...(contact ?? lead ?? {}),
+	};
+	const today = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+	return {
+		...json,
+		Person: person,
+		Contact: contact ? { ...contact, account } : undefined,
+		Account: account,
+		Lead: lead,
+		Case: record(json.case),
+		Parent: record(json.parent),
+		User: { name: sender.name, emailAddress: sender.address },
+		Email: {
+			subject: json.subject,
+			fromAddress: asAddress(json.from)?.address,
+			fromName: asAddress(json.from)?.name,
+			body: json.text,
+			dateSent: json.date,
+		},
+		today,
+		now: `${today} ${pad(now.getHours())}:${pad(now.getMinutes())}`,
+		currentYear: String(now.getFullYear()),
+		optOutUrl: optOut ?? undefined,
+		optOutLink: optOut
+			? html
+				? safeHtml(`<a href="${escapeHtml(optOut)}">Unsubscribe</a>`)
+				: optOut
+			: undefined,
+	};
+}
+
+interface Templates {
+	subject: CompiledTemplate;
+	html: CompiledTemplate | null;
+	text: CompiledTemplate | null;
+}
+
+function compileAll(
+	subject: string,
+	html: string,
+	text: string,
+	unknown: UnknownPlaceholders,
+): Templates {
+	return {
+		subject: compileTemplate(subject, { where: 'Subject', html: false, unknown }),
+		html: html ? compileTemplate(html, { where: 'HTML Body', html: true, unknown }) : null,
+		text: text ? compileTemplate(text, { where: 'Text Body', html: false, unknown }) : null,
+	};
+}
+
+function errorJson(error: unknown): IDataObject {
+	if (isCrmEmailError(error))
+		return { code: error.code, message: error.message, ...error.details } as IDataObject;
+	return { message: error instanceof Error ? error.message : String(error) };
+}
+
+export async function executeSender(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const sent: INodeExecutionData[] = [];
+	const notSent: INodeExecutionData[] = [];
+	const failed: INodeExecutionData[] = [];
+	const creds: SmtpCredentials = toSmtpCredentials(await this.getCredentials('crmSmtpApi'));
+	const key = smtpThreadKey(creds);
+	const mode = this.getNodeParameter('mode', 0) as SendMode;
+	const first = this.getNodeParameter('options', 0, {}) as SenderOptions;
+	const limit: RateLimit = {
+		max: Math.max(0, Number(first.rateLimit ?? 5)),
+		windowMs: Math.max(0, Number(first.rateWindowHours ?? 2)) * 3_600_000,
+	};
+	const state = senderState(this.getWorkflowStaticData('node'));
+	const imapCreds = this.getNodeParameter('appendToSent', 0, false)
+		? toImapCredentials(await this.getCredentials('crmImapApi'))
+		: null;
+	const delivery = new Delivery(creds, {
+		retries: Math.max(0, Number(first.retries ?? 3)),
+		retryDelayMs: Math.max(0, Number(first.retryDelayMs ?? 1000)),
+	});
+	const compiled = new Map<string, Templates>();
+	const now = Date.now();
+
+	const fail = (i: number, error: unknown) => {
+		const json = { ...items[i].json, error: errorJson(error) };
+		failed.push({ json, binary: items[i].binary, pairedItem: { item: i } });
+	};
+
+	try {
+		for (let i = 0; i < items.length; i++) {
+			const item = items[i];
+			const json = item.json;
+			const pairedItem = { item: i };
+			const skip = (code: string, reason: string) =>
+				notSent.push({
+					json: { ...json, notSent: { code, reason } },
+					binary: item.binary,
+					pairedItem,
+				});
+			try {
+				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
+				const mail = incoming(json);
+				const own = new Set(
+					[
+						...addressList(o.ownAddresses ?? ''),
+						creds.defaultFrom,
+						creds.user,
+						...creds.allowedFrom.filter((a) => !a.includes('*')),
+					]
+						.filter(Boolean)
+						.map((a) => bareAddress(a)),
+				);
+
+				// Recipients.
+				const replyTo = replyRecipient(mail);
+				const to =
+					mode === 'send' || o.toOverride
+						? addressList(mode === 'send' ? this.getNodeParameter('to', i, '') : o.toOverride)
+						: replyTo
+							? [
+									replyTo.name
+										? `"${replyTo.name.replace(/"/g, '')}" <${replyTo.address}>`
+										: replyTo.address,
+								]
+							: [];
+				if (to.length === 0) {
+					skip(
+						'NO_RECIPIENT',
+						mode === 'send' ? 'To is empty' : 'the mail has neither Reply-To nor From',
+					);
+					continue;
+				}
+				const primary = bareAddress(to[0]);
+
+				if (mode === 'autoReply') {
+					const verdict = loopGuard({
+						from: mail.from?.address ?? null,
+						headers: (json.headers && typeof json.headers === 'object'
+							? json.headers
+							: {}) as Record<string, string>,
+						own,
+					});
+					if (!verdict.reply) {
+						skip('LOOP_GUARD', verdict.reason as string);
+						continue;
+					}
+					if (limit.max > 0 && recentReplies(state, primary, limit, now) >= limit.max) {
+						skip(
+							'RATE_LIMIT',
+							`${primary} already got ${limit.max} auto-replies in the last ${first.rateWindowHours ?? 2} h`,
+						);
+						continue;
+					}
+				}
+				const optedOut = new Set(addressList(o.optOutList ?? []).map(bareAddress));
+				const stopped = to.map(bareAddress).filter((a) => optedOut.has(a));
+				if (stopped.length) {
+					skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
+					continue;
+				}
+
+				const subjectSource = this.getNodeParameter('subject', i, '') as string;
+				const htmlSource = this.getNodeParameter('bodyHtml', i, '') as string;
+				const textSource = this.getNodeParameter('bodyText', i, '') as string;
+				if (!htmlSource && !textSource)
+					throw new CrmEmailError(
+						'CONFIG_INVALID',
+						'HTML Body and Text Body are both empty: write at least one',
+					);
+				const templateId = createHash('sha256')
+					.update(`${o.unknownPlaceholders}\0${subjectSource}\0${htmlSource}\0${textSource}`)
+					.digest('base64url');
+				const oneOffKey = `${o.oneOffKey || templateId.slice(0, 16)}|${primary}`;
+				if (o.oneOff && state.oneOff[oneOffKey]) {
+					skip(
+						'ONE_OFF',
+						`this one-off template was already sent to ${primary} on ${new Date(state.oneOff[oneOffKey]).toISOString()}`,
+					);
+					continue;
+				}
+
+				const from =
+					(this.getNodeParameter('from', i, '') as string).trim() ||
+					creds.defaultFrom ||
+					creds.user;
+				if (!isFromAllowed(creds, from)) throw fromNotAllowed(creds, from);
+				const fromAddress = bareAddress(from);
+				const fromName = /^\s*"?([^"<]*)"?\s*</.exec(from)?.[1].trim() ?? '';
+
+				let templates = compiled.get(templateId);
+				if (!templates) {
+					templates = compileAll(
+						subjectSource,
+						htmlSource,
+						textSource,
+						o.unknownPlaceholders ?? 'keep',
+					);
+					compiled.set(templateId, templates);
+				}
+				const recipient = {
+					address: primary,
+					name: replyTo && mode !== 'send' ? replyTo.name : '',
+				};
+				const optOut = o.optOutBaseUrl ? optOutUrl(o.optOutBaseUrl, key, primary) : null;
+				const sender = { address: fromAddress, name: o.userName || fromName };
+				const date = new Date(now);
+				const htmlContext = templateContext(json, recipient, sender, optOut, true, date);
+				const textContext = templateContext(json, recipient, sender, optOut, false, date);
+				let html = templates.html?.render(htmlContext) ?? '';
+				let text = templates.text?.render(textContext) ?? '';
+				if (o.bulk && optOut) {
+					// As EspoCRM's mass email: a body without the link gets one.
+					if (html && !html.includes(escapeHtml(optOut)))
+						html += `\n<p><a href="${escapeHtml(optOut)}">Unsubscribe</a></p>`;
+					if (text && !text.includes(optOut)) text += `\n\nUnsubscribe: ${optOut}`;
+				}
+				const caseInfo = (
+					json.case && typeof json.case === 'object' ? json.case : null
+				) as IDataObject | null;
+				const caseNumber =
+					caseInfo && Number.isSafeInteger(Number(caseInfo.number))
+						? Number(caseInfo.number)
+						: null;
+				const signature =
+					(o.signatureHtml || o.signatureText) && (mode !== 'autoReply' || o.signatureOnAutoReply)
+						? {
+								html: o.signatureHtml ?? '',
+								text: o.signatureText ?? '',
+								placement: o.signaturePlacement ?? 'below',
+							}
+						: null;
+				const composed = compose({
+					mode,
+					mail,
+					subject: templates.subject.render(textContext).replace(/[\r\n]+/g, ' '),
+					html,
+					text,
+					caseNumber,
+					caseTag: o.caseTag ?? '[#{number}]',
+					quoteOriginal: o.quoteOriginal === true,
+					signature,
+				});
+				const parent = (
+					json.parent && typeof json.parent === 'object' ? json.parent : null
+				) as IDataObject | null;
+				const messageId = generateMessageId(
+					caseNumber !== null
+						? {
+								parentType: 'Case',
+								parentId: caseInfo?.id ? String(caseInfo.id) : null,
+								caseNumber,
+							}
+						: {
+								parentType: parent?.type ? String(parent.type) : null,
+								parentId: parent?.id ? String(parent.id) : null,
+								caseNumber: null,
+							},
+					{ key, domain: fromAddress.split('@')[1] ?? 'localhost' },
+				);
+				const attachments = [];
+				for (const property of addressList(o.attachments ?? '')) {
+					const binary = this.helpers.assertBinaryData(i, property);
+					attachments.push({
+						filename: binary.fileName ?? property,
+						contentType: binary.mimeType,
+						content: await this.helpers.getBinaryDataBuffer(i, property),
+					});
+				}
+				const cc =
+					mode === 'send'
+						? addressList(this.getNodeParameter('cc', i, ''))
+						: addressList(o.cc ?? '');
+				const bcc =
+					mode === 'send'
+						? addressList(this.getNodeParameter('bcc', i, ''))
+						: addressList(o.bcc ?? '');
+				const outgoing: OutgoingMail = {
+					from,
+					to,
+					cc,
+					bcc,
+					subject: composed.subject,
+					html: composed.html,
+					text: composed.text,
+					messageId,
+					inReplyTo: composed.inReplyTo,
+					references: composed.references,
+					headers: { ...composed.headers, ...(o.bulk ? { Precedence: 'bulk' } : {}) },
+					listUnsubscribe: o.bulk && optOut ? { url: optOut, oneClick: true } : null,
+					attachments,
+				};
+				const raw = await buildRaw(outgoing, date);
+				let delivered;
+				try {
+					delivered = await delivery.send(raw, {
+						from: fromAddress,
+						to: [...to, ...cc, ...bcc].map(bareAddress),
+					});
+				} catch (error) {
+					fail(i, error);
+					continue;
+				}
+				if (mode === 'autoReply') recordReply(state, primary, now);
+				if (o.oneOff) state.oneOff[oneOffKey] = now;
+				let sentFolder: IDataObject | null = null;
+				if (imapCreds) {
+					const folder = o.sentFolder || 'Sent';
+					try {
+						await delivery.appendToSent(imapCreds, folder, raw);
+						sentFolder = { folder, appended: true };
+					} catch (error) {
+						// The mail is out; only the copy failed. Say so on the Sent item.
+						sentFolder = { folder, appended: false, error: errorJson(error) };
+					}
+				}
+				sent.push({
+					json: {
+						...json,
+						sent: {
+							messageId,
+							from,
+							to,
+							cc,
+							bcc,
+							subject: composed.subject,
+							inReplyTo: composed.inReplyTo,
+							response: delivered.response,
+							accepted: delivered.accepted,
+							rejected: delivered.rejected,
+							attempts: delivered.attempts,
+							...(sentFolder ? { sentFolder } : {}),
+						},
+					},
+					binary: item.binary,
+					pairedItem,
+				});
+			} catch (error) {
+				if (!this.continueOnFail())
+					throw new NodeOperationError(this.getNode(), (error as Error).message, {
+						itemIndex: i,
+						description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
+					});
+				fail(i, error);
+			}
+		}
+	} finally {
+		pruneState(state, limit, now);
+		await delivery.close();
+	}
+	return [sent, notSent, failed];
+}
