@@ -56,10 +56,11 @@ export async function buildRaw(mail: OutgoingMail, date = new Date()): Promise<B
 		})),
 	};
 	if (mail.listUnsubscribe) {
-		options.list = { unsubscribe: { url: mail.listUnsubscribe.url, comment: 'Unsubscribe' } };
+		// MailComposer has no `list` option (that is nodemailer's Mailer): set the headers directly.
+		const headers = options.headers as Record<string, string>;
+		headers['List-Unsubscribe'] = `<${mail.listUnsubscribe.url}>`;
 		if (mail.listUnsubscribe.oneClick)
-			(options.headers as Record<string, string>)['List-Unsubscribe-Post'] =
-				'List-Unsubscribe=One-Click';
+			headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
 	}
 	return await new Promise<Buffer>((resolve, reject) =>
 		new MailComposer(options)
