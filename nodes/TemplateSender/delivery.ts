@@ -121,8 +121,19 @@ export class Delivery {
 		throw last as CrmEmailError;
 	}
 
-	/** Appends a sent mail to the IMAP Sent folder (one connection, opened on first use). */
+	private appends: Promise<unknown> = Promise.resolve();
+
+	/**
+	 * Appends a sent mail to the IMAP Sent folder: one connection, opened on first use; appends
+	 * run one after another, in the order asked.
+	 */
 	async appendToSent(imapCreds: ImapCredentials, folder: string, raw: Buffer): Promise<void> {
+		const next = this.appends.then(() => this.append(imapCreds, folder, raw));
+		this.appends = next.catch(() => undefined);
+		return await next;
+	}
+
+	private async append(imapCreds: ImapCredentials, folder: string, raw: Buffer): Promise<void> {
 		try {
 			if (!this.imap) {
 				this.imap = createImapClient(imapCreds);

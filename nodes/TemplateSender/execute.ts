@@ -25,7 +25,14 @@ import {
 import { compose, replyRecipient, type IncomingMail, type SendMode } from './core/compose';
 import { loopGuard } from './core/loopGuard';
 import { optOutUrl } from './core/optOut';
-import { pruneState, recentReplies, recordReply, senderState, type RateLimit } from './core/state';
+import {
+	forgetReply,
+	pruneState,
+	recentReplies,
+	recordReply,
+	senderState,
+	type RateLimit,
+} from './core/state';
 import {
 	compileTemplate,
 	escapeHtml,
@@ -34,6 +41,9 @@ import {
 	type UnknownPlaceholders,
 } from './core/template';
 import { buildRaw, Delivery, type OutgoingMail } from './delivery';
+
+/** Mails queued on the SMTP connection at once. */
+const IN_FLIGHT = 16;
 
 interface SenderOptions {
 	toOverride?: string;
@@ -204,6 +214,7 @@ export async function executeSender(this: IExecuteFunctions): Promise<INodeExecu
 		retryDelayMs: Math.max(0, Number(first.retryDelayMs ?? 1000)),
 	});
 	const compiled = new Map<string, Templates>();
+	const inFlight = new Set<Promise<void>>();
 	const now = Date.now();
 
 	const fail = (i: number, error: unknown) => {
@@ -415,50 +426,60 @@ export async function executeSender(this: IExecuteFunctions): Promise<INodeExecu
 					attachments,
 				};
 				const raw = await buildRaw(outgoing, date);
-				let delivered;
-				try {
-					delivered = await delivery.send(raw, {
-						from: fromAddress,
-						to: [...to, ...cc, ...bcc].map(bareAddress),
-					});
-				} catch (error) {
-					fail(i, error);
-					continue;
-				}
+				// Counted now, so later items of this execution see it; taken back if sending fails.
 				if (mode === 'autoReply') recordReply(state, primary, now);
 				if (o.oneOff) state.oneOff[oneOffKey] = now;
-				let sentFolder: IDataObject | null = null;
-				if (imapCreds) {
-					const folder = o.sentFolder || 'Sent';
+				const job = async () => {
+					let delivered;
 					try {
-						await delivery.appendToSent(imapCreds, folder, raw);
-						sentFolder = { folder, appended: true };
+						delivered = await delivery.send(raw, {
+							from: fromAddress,
+							to: [...to, ...cc, ...bcc].map(bareAddress),
+						});
 					} catch (error) {
-						// The mail is out; only the copy failed. Say so on the Sent item.
-						sentFolder = { folder, appended: false, error: errorJson(error) };
+						if (mode === 'autoReply') forgetReply(state, primary, now);
+						if (o.oneOff) delete state.oneOff[oneOffKey];
+						fail(i, error);
+						return;
 					}
-				}
-				sent.push({
-					json: {
-						...json,
-						sent: {
-							messageId,
-							from,
-							to,
-							cc,
-							bcc,
-							subject: composed.subject,
-							inReplyTo: composed.inReplyTo,
-							response: delivered.response,
-							accepted: delivered.accepted,
-							rejected: delivered.rejected,
-							attempts: delivered.attempts,
-							...(sentFolder ? { sentFolder } : {}),
+					let sentFolder: IDataObject | null = null;
+					if (imapCreds) {
+						const folder = o.sentFolder || 'Sent';
+						try {
+							await delivery.appendToSent(imapCreds, folder, raw);
+							sentFolder = { folder, appended: true };
+						} catch (error) {
+							// The mail is out; only the copy failed. Say so on the Sent item.
+							sentFolder = { folder, appended: false, error: errorJson(error) };
+						}
+					}
+					sent.push({
+						json: {
+							...json,
+							sent: {
+								messageId,
+								from,
+								to,
+								cc,
+								bcc,
+								subject: composed.subject,
+								inReplyTo: composed.inReplyTo,
+								response: delivered.response,
+								accepted: delivered.accepted,
+								rejected: delivered.rejected,
+								attempts: delivered.attempts,
+								...(sentFolder ? { sentFolder } : {}),
+							},
 						},
-					},
-					binary: item.binary,
-					pairedItem,
-				});
+						binary: item.binary,
+						pairedItem,
+					});
+				};
+				// Keep a few mails queued on the pooled connection while the next ones are built:
+				// no idle round trips, bounded memory.
+				const running: Promise<void> = job().finally(() => inFlight.delete(running));
+				inFlight.add(running);
+				if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
 			} catch (error) {
 				if (!this.continueOnFail())
 					throw new NodeOperationError(this.getNode(), (error as Error).message, {
@@ -468,9 +489,14 @@ export async function executeSender(this: IExecuteFunctions): Promise<INodeExecu
 				fail(i, error);
 			}
 		}
+		await Promise.all(inFlight);
 	} finally {
+		await Promise.allSettled(inFlight);
 		pruneState(state, limit, now);
 		await delivery.close();
 	}
-	return [sent, notSent, failed];
+	// Sends finish out of order; outputs keep the input order.
+	const byIndex = (a: INodeExecutionData, b: INodeExecutionData) =>
+		(a.pairedItem as { item: number }).item - (b.pairedItem as { item: number }).item;
+	return [sent.sort(byIndex), notSent.sort(byIndex), failed.sort(byIndex)];
 }

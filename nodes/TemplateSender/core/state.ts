@@ -37,6 +37,14 @@ export function recordReply(state: SenderState, recipient: string, now: number):
 	(state.replies[recipient] ??= []).push(now);
 }
 
+/** Takes back a reply counted before sending, when the send failed. */
+export function forgetReply(state: SenderState, recipient: string, at: number): void {
+	const times = state.replies[recipient];
+	const i = times ? times.lastIndexOf(at) : -1;
+	if (i >= 0) times.splice(i, 1);
+	if (times && times.length === 0) delete state.replies[recipient];
+}
+
 /** Forgets what no longer matters: reply times outside the window, one-offs beyond `maxOneOff`. */
 export function pruneState(
 	state: SenderState,
