@@ -14,3 +14,21 @@ export type {
 	StateStore,
 	AfterFetch,
 } from './nodes/ImapTrigger/intake';
+export * from './nodes/shared/glob';
+export * from './nodes/shared/safeRegex';
+export * from './nodes/shared/threadId';
+export * from './nodes/shared/transport/smtp';
+export * from './nodes/EmailFilter/core/rules';
+export { htmlToText } from './nodes/EmailFilter/core/html';
+export { applyMailboxActions } from './nodes/EmailFilter/mailbox';
+export * from './nodes/ParentLinker/core/records';
+export * from './nodes/ParentLinker/core/link';
+export * from './nodes/ParentLinker/core/person';
+export { ObjectThreadMemory } from './nodes/ParentLinker/core/memory';
+export * from './nodes/TemplateSender/core/template';
+export * from './nodes/TemplateSender/core/compose';
+export * from './nodes/TemplateSender/core/loopGuard';
+export * from './nodes/TemplateSender/core/optOut';
+export * from './nodes/TemplateSender/core/state';
+export { buildRaw, Delivery } from './nodes/TemplateSender/delivery';
+export type { OutgoingMail, DeliveryOptions, Delivered } from './nodes/TemplateSender/delivery';
