@@ -66,3 +66,29 @@ export function testRegex(re: RegExp, text: string, timeoutMs: number): RegexOut
 		return { matched: false, timedOut: true };
 	throw failure as Error;
 }
+
+const execScript = new Script('re.lastIndex = 0; re.exec(s)');
+
+/** Like testRegex, returning the match (with its groups), or null; null as well at the limit. */
+export function execRegex(
+	re: RegExp,
+	text: string,
+	timeoutMs: number,
+): { match: RegExpExecArray | null; timedOut: boolean } {
+	context.re = re;
+	context.s = text;
+	let failure: unknown = null;
+	try {
+		return {
+			match: execScript.runInContext(context, { timeout: timeoutMs }) as RegExpExecArray | null,
+			timedOut: false,
+		};
+	} catch (error) {
+		failure = error;
+	} finally {
+		context.s = '';
+	}
+	if ((failure as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+		return { match: null, timedOut: true };
+	throw failure as Error;
+}

@@ -1,0 +1,194 @@
+/**
+ * n8n glue of the Case Router: reads the settings once, routes items in order against the store
+ * (workflow static data), or updates cases (operation "Update Case").
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
+
+import { isCrmEmailError } from '../shared/errors';
+import { compileRegex } from '../shared/safeRegex';
+import { parseMessageId } from '../shared/threadId';
+import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
+import { parseMembers, type Member, type Strategy } from './core/assign';
+import { routeMail, updateCase, type RouterConfig } from './core/router';
+import { ObjectCaseStore } from './core/store';
+
+interface RouterOptions {
+	tagPattern?: string;
+	unknownTag?: 'newCase' | 'ignore';
+	senderMustMatch?: boolean;
+	reopenOnReply?: boolean;
+	closedStatuses?: string;
+	ownAddresses?: string;
+	retentionDays?: number;
+	maxThreads?: number;
+}
+
+const DAY = 86_400_000;
+
+function list(value: string | undefined, fallback: string): string[] {
+	return (value ?? fallback)
+		.split(/[,;]/)
+		.map((s) => s.trim())
+		.filter(Boolean);
+}
+
+function nodeError(ctx: IExecuteFunctions, error: unknown, itemIndex?: number): NodeOperationError {
+	return new NodeOperationError(
+		ctx.getNode(),
+		error instanceof Error ? error.message : String(error),
+		{
+			itemIndex,
+			description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
+		},
+	);
+}
+
+function members(ctx: IExecuteFunctions, i: number): Member[] {
+	if (ctx.getNodeParameter('membersSource', i) === 'json') {
+		try {
+			return parseMembers(ctx.getNodeParameter('membersJson', i));
+		} catch (error) {
+			throw new NodeOperationError(
+				ctx.getNode(),
+				`Team Members (JSON) is not valid JSON: ${(error as Error).message}`,
+				{ itemIndex: i },
+			);
+		}
+	}
+	const panel = ctx.getNodeParameter('members', i, {}) as { member?: IDataObject[] };
+	return parseMembers(panel.member ?? []);
+}
+
+function strategy(ctx: IExecuteFunctions, i: number): Strategy {
+	const kind = ctx.getNodeParameter('assignment', i) as string;
+	if (kind === 'direct')
+		return { kind, userId: String(ctx.getNodeParameter('userId', i, '')).trim() };
+	if (kind === 'roundRobin' || kind === 'leastBusy')
+		return {
+			kind,
+			members: members(ctx, i),
+			role: String(ctx.getNodeParameter('role', i, '')).trim() || undefined,
+		};
+	return { kind: 'none' };
+}
+
+function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | null {
+	if (ctx.getNodeParameter('assignment', i) !== 'leastBusy') return null;
+	if (ctx.getNodeParameter('openCountsSource', i) !== 'field') return null;
+	let raw = ctx.getNodeParameter('openCounts', i, {}) as unknown;
+	if (typeof raw === 'string') raw = raw.trim() ? JSON.parse(raw) : {};
+	const out = new Map<string, number>();
+	if (Array.isArray(raw)) {
+		for (const r of raw as IDataObject[])
+			out.set(String(r.id ?? r.userId), Number(r.count ?? r.open ?? 0));
+	} else if (raw && typeof raw === 'object') {
+		for (const [k, v] of Object.entries(raw)) out.set(k, Number(v) || 0);
+	}
+	return out;
+}
+
+export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const staticData = this.getWorkflowStaticData('node');
+	const store = new ObjectCaseStore(staticData);
+	const options = this.getNodeParameter('options', 0, {}) as RouterOptions;
+	const closed = new Set(
+		list(options.closedStatuses, 'Closed, Rejected, Duplicate').map((s) => s.toLowerCase()),
+	);
+	const now = Date.now();
+
+	if (this.getNodeParameter('operation', 0) === 'updateCase') {
+		const updated: INodeExecutionData[] = [];
+		const missing: INodeExecutionData[] = [];
+		for (let i = 0; i < items.length; i++) {
+			const number = Number(this.getNodeParameter('caseNumber', i));
+			const status = String(this.getNodeParameter('newStatus', i, '')).trim();
+			const assignee = String(this.getNodeParameter('newAssignee', i, '')).trim();
+			const record = Number.isSafeInteger(number)
+				? await updateCase(store, {
+						number,
+						status: status || undefined,
+						assignee: assignee || undefined,
+						now,
+					})
+				: null;
+			const out = {
+				json: { ...items[i].json, case: record as unknown as IDataObject },
+				pairedItem: { item: i },
+			};
+			(record ? updated : missing).push(out);
+		}
+		return [updated, missing];
+	}
+
+	let tagPattern: RegExp;
+	try {
+		tagPattern = compileRegex(
+			options.tagPattern || '\\[#(\\d+)\\]',
+			true,
+			'Options → Case Tag Pattern',
+		);
+	} catch (error) {
+		throw nodeError(this, error);
+	}
+	let parseOwnId: RouterConfig['parseOwnId'] = null;
+	if (this.getNodeParameter('threadIds', 0) === 'verify') {
+		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
+		parseOwnId = (id) => parseMessageId(id, key);
+	}
+	const own = new Set(list(options.ownAddresses, '').map((a) => a.toLowerCase()));
+	const outputs: Record<'newCase' | 'followUp' | 'ignored', INodeExecutionData[]> = {
+		newCase: [],
+		followUp: [],
+		ignored: [],
+	};
+	for (let i = 0; i < items.length; i++) {
+		const item = items[i];
+		try {
+			const config: RouterConfig = {
+				tagPattern,
+				unknownTag: options.unknownTag ?? 'newCase',
+				senderMustMatch: options.senderMustMatch === true,
+				reopenOnReply: options.reopenOnReply !== false,
+				closed,
+				own,
+				team: String(this.getNodeParameter('team', i, '')).trim() || null,
+				strategy: strategy(this, i),
+				openCounts: openCounts(this, i),
+				parseOwnId,
+				now,
+			};
+			const routed = await routeMail(item.json, store, config);
+			outputs[routed.route].push({
+				json: {
+					...item.json,
+					case: routed.case as unknown as IDataObject,
+					routing: { route: routed.route, reason: routed.reason },
+				},
+				binary: item.binary,
+				pairedItem: { item: i },
+			});
+		} catch (error) {
+			if (!this.continueOnFail()) throw nodeError(this, error, i);
+			outputs.ignored.push({
+				json: { ...item.json, error: (error as Error).message },
+				binary: item.binary,
+				pairedItem: { item: i },
+			});
+		}
+	}
+	store.prune(
+		now,
+		{
+			closedMs: Math.max(0, Number(options.retentionDays ?? 90)) * DAY,
+			maxThreads: Math.max(1000, Number(options.maxThreads ?? 200_000)),
+		},
+		closed,
+	);
+	return [outputs.newCase, outputs.followUp, outputs.ignored];
+}
