@@ -1,0 +1,151 @@
+/**
+ * The Case Router's n8n glue with a fake execute context.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IDataObject } from 'n8n-workflow';
+
+import { CrmEmailCaseRouter } from '../../../nodes/CaseRouter/CrmEmailCaseRouter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
+import { fakeExecute, items } from '../../helpers/fakeExecute';
+
+const node = new CrmEmailCaseRouter();
+
+function run(
+	mails: IDataObject[],
+	parameters: Record<string, unknown> = {},
+	staticData: IDataObject = {},
+	continueOnFail = false,
+) {
+	const f = fakeExecute({
+		description: node.description,
+		parameters: {
+			operation: 'route',
+			team: 'Support',
+			assignment: 'roundRobin',
+			membersSource: 'list',
+			members: {
+				member: [
+					{ id: 'u1', name: 'Una', role: '', active: true },
+					{ id: 'u2', name: 'Dos', role: '', active: false },
+					{ id: 'u3', name: 'Tres', role: '', active: true },
+				],
+			},
+			role: '',
+			threadIds: 'ignore',
+			options: { ownAddresses: 'support@example.com' },
+			...parameters,
+		},
+		inputs: [items(...mails)],
+		staticData,
+		continueOnFail,
+	});
+	return node.execute.call(f.ctx);
+}
+
+describe('Case Router node', () => {
+	it('outputs depend on the operation', () => {
+		const outputs = String(node.description.outputs);
+		assert.match(outputs, /"New Case".*"Follow-Up".*"Ignored"/);
+		assert.match(outputs, /"Updated".*"Not Found"/);
+		assert.equal(node.description.usableAsTool, true);
+	});
+
+	it('routes in order across executions, round-robin skipping inactive members', async () => {
+		const staticData: IDataObject = {};
+		const [created, followUps, ignored] = await run(
+			[
+				{ messageId: '<a@c>', subject: 'First', from: { address: 'ann@c.example' } },
+				{
+					messageId: '<b@c>',
+					inReplyTo: '<a@c>',
+					subject: 'Re: First',
+					from: { address: 'ann@c.example' },
+				},
+				{
+					messageId: '<x@c>',
+					subject: 'Out of office',
+					from: { address: 'bob@c.example' },
+					headers: { 'auto-submitted': 'auto-replied' },
+				},
+				{ messageId: '<d@c>', subject: 'Second', from: { address: 'carl@c.example' } },
+			],
+			{},
+			staticData,
+		);
+		assert.deepEqual(
+			created.map((i) => [
+				(i.json.case as IDataObject).number,
+				(i.json.case as IDataObject).assignee,
+			]),
+			[
+				[1, 'u1'],
+				[2, 'u3'],
+			],
+		);
+		assert.deepEqual(
+			followUps.map((i) => (i.json.case as IDataObject).number),
+			[1],
+		);
+		assert.equal((ignored[0].json.routing as IDataObject).route, 'ignored');
+		assert.deepEqual(
+			[
+				created[0].pairedItem,
+				followUps[0].pairedItem,
+				ignored[0].pairedItem,
+				created[1].pairedItem,
+			],
+			[{ item: 0 }, { item: 1 }, { item: 2 }, { item: 3 }],
+		);
+		const [next] = await run(
+			[{ messageId: '<e@c>', subject: 'Third', from: { address: 'dan@c.example' } }],
+			{},
+			staticData,
+		);
+		assert.deepEqual(
+			[(next[0].json.case as IDataObject).number, (next[0].json.case as IDataObject).assignee],
+			[3, 'u1'],
+		);
+	});
+
+	it('least-busy with counts from a field (the CRM)', async () => {
+		const [created] = await run([{ subject: 'x', from: { address: 'a@c.example' } }], {
+			assignment: 'leastBusy',
+			openCountsSource: 'field',
+			openCounts: '{"u1": 4, "u3": 2}',
+		});
+		assert.equal((created[0].json.case as IDataObject).assignee, 'u3');
+	});
+
+	it('members from JSON', async () => {
+		const [created] = await run([{ subject: 'x', from: { address: 'a@c.example' } }], {
+			membersSource: 'json',
+			membersJson: '[{"id": "z9", "role": "L1"}, {"id": "z1", "role": "L2"}]',
+			role: 'L2',
+		});
+		assert.equal((created[0].json.case as IDataObject).assignee, 'z1');
+	});
+
+	it('Update Case closes a case in the ledger; an unknown number goes to Not Found', async () => {
+		const staticData: IDataObject = {};
+		await run([{ subject: 'x', from: { address: 'a@c.example' } }], {}, staticData);
+		const [updated, missing] = await run(
+			[{ n: 1 }, { n: 5 }],
+			{
+				operation: 'updateCase',
+				caseNumber: (i: number) => [1, 5][i],
+				newStatus: 'Closed',
+				newAssignee: '',
+			},
+			staticData,
+		);
+		assert.equal((updated[0].json.case as IDataObject).status, 'Closed');
+		assert.deepEqual(missing[0].pairedItem, { item: 1 });
+	});
+
+	it('an invalid tag pattern names the option', async () => {
+		await assert.rejects(
+			run([{ subject: 'x' }], { options: { tagPattern: '([' } }),
+			/Case Tag Pattern: invalid regular expression/,
+		);
+	});
+});
