@@ -32,3 +32,6 @@ export * from './nodes/TemplateSender/core/optOut';
 export * from './nodes/TemplateSender/core/state';
 export { buildRaw, Delivery } from './nodes/TemplateSender/delivery';
 export type { OutgoingMail, DeliveryOptions, Delivered } from './nodes/TemplateSender/delivery';
+export * from './nodes/CaseRouter/core/router';
+export * from './nodes/CaseRouter/core/assign';
+export * from './nodes/CaseRouter/core/store';
