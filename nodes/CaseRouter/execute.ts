@@ -142,6 +142,14 @@ export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecu
 		parseOwnId = (id) => parseMessageId(id, key);
 	}
 	const own = new Set(list(options.ownAddresses, '').map((a) => a.toLowerCase()));
+	// Least-busy over the ledger: count open cases once per execution, not once per new case.
+	let ledgerCounts: Map<string, number> | null = null;
+	const countsFor = async (i: number) => {
+		const given = openCounts(this, i);
+		if (given || this.getNodeParameter('assignment', i) !== 'leastBusy') return given;
+		ledgerCounts ??= await store.openCounts(closed);
+		return ledgerCounts;
+	};
 	const outputs: Record<'newCase' | 'followUp' | 'ignored', INodeExecutionData[]> = {
 		newCase: [],
 		followUp: [],
@@ -159,7 +167,7 @@ export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecu
 				own,
 				team: String(this.getNodeParameter('team', i, '')).trim() || null,
 				strategy: strategy(this, i),
-				openCounts: openCounts(this, i),
+				openCounts: await countsFor(i),
 				parseOwnId,
 				now,
 			};

@@ -25,7 +25,10 @@ export interface RouterConfig {
 	own: Set<string>;
 	team: string | null;
 	strategy: Strategy;
-	/** Open cases per member from outside (the CRM), or null: count the store's ledger. */
+	/**
+	 * Open cases per member — from outside (the CRM), or counted from the ledger once per
+	 * execution — updated as cases are assigned; null: count the ledger for each new case.
+	 */
 	openCounts: Map<string, number> | null;
 	parseOwnId: ((messageId: string) => ThreadRef | null) | null;
 	now: number;
@@ -168,7 +171,11 @@ async function assign(store: CaseStore, c: RouterConfig): Promise<string | null>
 		if (next) await store.setLastAssignee(pool, next.id);
 		return next?.id ?? null;
 	}
-	return leastBusy(members, c.openCounts ?? (await store.openCounts(c.closed)))?.id ?? null;
+	const counts = c.openCounts ?? (await store.openCounts(c.closed));
+	const chosen = leastBusy(members, counts);
+	// The counts may be shared by the items of one execution: keep them true as cases are opened.
+	if (chosen) counts.set(chosen.id, (counts.get(chosen.id) ?? 0) + 1);
+	return chosen?.id ?? null;
 }
 
 export async function routeMail(

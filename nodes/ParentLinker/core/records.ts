@@ -187,46 +187,44 @@ export function indexRecords(rows: unknown[], mapping: RecordMapping, want?: Wan
 	const index = new RecordIndex([]);
 	const skipped: IndexResult['skipped'] = [];
 	const emails: string[] = [];
-	const typeAndId = (row: unknown, i: number | null): [RecordType, string] | null => {
-		const type = mapping.fixedType ?? normalizeType(get.type(row));
-		if (!type) {
-			if (i !== null)
-				skipped.push({
-					index: i,
-					reason: `field "${mapping.typeField}" does not name a Contact, Account, Lead, Opportunity or Case`,
-				});
-			return null;
-		}
-		const id = text(get.id(row));
-		if (!id) {
-			if (i !== null)
-				skipped.push({ index: i, reason: `field "${mapping.idField}" (the id) is empty` });
-			return null;
-		}
-		return [type, id];
-	};
 	const readEmails = (row: unknown) => {
 		emails.length = 0;
 		for (const read of get.emails) collectEmails(read(row), emails);
 	};
-	// Plain loops, no closures per record: this runs a million times and the GC is the cost.
+	// Plain loops, no per-record closures or tuples: this runs a million times and the GC is the
+	// main cost.
 	for (let i = 0; i < rows.length; i++) {
 		const row = rows[i];
-		const key = typeAndId(row, i);
-		if (!key) continue;
+		const type = mapping.fixedType ?? normalizeType(get.type(row));
+		if (!type) {
+			skipped.push({
+				index: i,
+				reason: `field "${mapping.typeField}" does not name a Contact, Account, Lead, Opportunity or Case`,
+			});
+			continue;
+		}
+		const id = text(get.id(row));
+		if (!id) {
+			skipped.push({ index: i, reason: `field "${mapping.idField}" (the id) is empty` });
+			continue;
+		}
 		readEmails(row);
-		let keep = !want || want.ids.get(key[0])?.has(key[1]) === true;
+		let keep = !want || want.ids.get(type)?.has(id) === true;
 		for (let e = 0; !keep && e < emails.length; e++) keep = (want as Want).addresses.has(emails[e]);
-		if (keep) index.add(materialize(row, key[0], key[1], emails.slice(), get));
+		if (keep) index.add(materialize(row, type, id, emails.slice(), get));
 	}
 	if (want) {
 		// The Accounts and Contacts the kept records point to (names, and B2B parents).
 		const refs = index.references();
 		for (let i = 0; refs.size > 0 && i < rows.length; i++) {
-			const key = typeAndId(rows[i], null);
-			if (!key || !refs.get(key[0])?.has(key[1]) || index.get(key[0], key[1])) continue;
-			readEmails(rows[i]);
-			index.add(materialize(rows[i], key[0], key[1], emails.slice(), get), false);
+			const row = rows[i];
+			const type = mapping.fixedType ?? normalizeType(get.type(row));
+			const ids = type ? refs.get(type) : undefined;
+			if (!type || !ids) continue;
+			const id = text(get.id(row));
+			if (!id || !ids.has(id) || index.get(type, id)) continue;
+			readEmails(row);
+			index.add(materialize(row, type, id, emails.slice(), get), false);
 		}
 	}
 	return { index, skipped };

@@ -116,6 +116,18 @@ describe('Case Router node', () => {
 		assert.equal((created[0].json.case as IDataObject).assignee, 'u3');
 	});
 
+	it("least-busy over the ledger sees this execution's own new cases", async () => {
+		const mails = [1, 2, 3].map((n) => ({
+			subject: `m${n}`,
+			from: { address: `a${n}@c.example` },
+		}));
+		const [created] = await run(mails, { assignment: 'leastBusy', openCountsSource: 'ledger' });
+		assert.deepEqual(
+			created.map((i) => (i.json.case as IDataObject).assignee),
+			['u1', 'u3', 'u1'],
+		);
+	});
+
 	it('members from JSON', async () => {
 		const [created] = await run([{ subject: 'x', from: { address: 'a@c.example' } }], {
 			membersSource: 'json',
