@@ -254,6 +254,81 @@ describe('Template Sender against a real SMTP server', () => {
 		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ONE_OFF');
 	});
 
+	it('attaches binary properties of the item', async () => {
+		const f = fakeExecute({
+			description: node.description,
+			parameters: {
+				mode: 'send',
+				from: '',
+				to: 'x@c.example',
+				cc: '',
+				bcc: '',
+				subject: 'Your invoice',
+				bodyHtml: '',
+				bodyText: 'Attached.',
+				appendToSent: false,
+				options: { attachments: 'invoice, missing' },
+			},
+			inputs: [
+				[
+					{
+						json: {},
+						binary: {
+							invoice: {
+								data: Buffer.from('%PDF-1.4 test').toString('base64'),
+								mimeType: 'application/pdf',
+								fileName: 'invoice-7.pdf',
+							},
+						},
+					},
+				],
+			],
+			credentials: { crmSmtpApi: sink.credentials() },
+			continueOnFail: true,
+		});
+		const [sent, , failed] = await node.execute.call(f.ctx);
+		// A missing binary property is an error naming it, not a mail without its attachment.
+		assert.equal(sent.length, 0);
+		assert.match(String((failed[0].json.error as IDataObject).message), /missing/);
+		const g = fakeExecute({
+			description: node.description,
+			parameters: {
+				mode: 'send',
+				from: '',
+				to: 'x@c.example',
+				cc: '',
+				bcc: '',
+				subject: 'Your invoice',
+				bodyHtml: '',
+				bodyText: 'Attached.',
+				appendToSent: false,
+				options: { attachments: 'invoice' },
+			},
+			inputs: [
+				[
+					{
+						json: {},
+						binary: {
+							invoice: {
+								data: Buffer.from('%PDF-1.4 test').toString('base64'),
+								mimeType: 'application/pdf',
+								fileName: 'invoice-7.pdf',
+							},
+						},
+					},
+				],
+			],
+			credentials: { crmSmtpApi: sink.credentials() },
+		});
+		const [ok] = await node.execute.call(g.ctx);
+		assert.equal(ok.length, 1);
+		const a = sink.messages.at(-1)?.parsed.attachments[0];
+		assert.deepEqual(
+			[a?.filename, a?.contentType, a?.content.toString()],
+			['invoice-7.pdf', 'application/pdf', '%PDF-1.4 test'],
+		);
+	});
+
 	it('appends the very mail sent to the IMAP Sent folder', async () => {
 		await ensureFolder(admin, 'Sent');
 		const [sent] = await run([customerMail()], { appendToSent: true });
