@@ -9,6 +9,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
+import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
 import { parseMessageId } from '../shared/threadId';
@@ -93,8 +94,14 @@ function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | nu
 }
 
 export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+}
+
+async function run(
+	this: IExecuteFunctions,
+	staticData: IDataObject,
+): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
-	const staticData = this.getWorkflowStaticData('node');
 	const store = new ObjectCaseStore(staticData);
 	const options = this.getNodeParameter('options', 0, {}) as RouterOptions;
 	const closed = new Set(

@@ -9,6 +9,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
+import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { parseMessageId, normalizeMessageId } from '../shared/threadId';
 import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
@@ -74,6 +75,13 @@ function mapping(ctx: IExecuteFunctions): RecordMapping {
 }
 
 export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+}
+
+async function run(
+	this: IExecuteFunctions,
+	staticData: IDataObject,
+): Promise<INodeExecutionData[][]> {
 	const mails = this.getInputData(0);
 	const rows = this.getInputData(1).map((i) => i.json);
 	const options = this.getNodeParameter('options', 0, {}) as LinkerOptions;
@@ -89,7 +97,6 @@ export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecu
 		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
 		parseOwnId = (id) => parseMessageId(id, key);
 	}
-	const staticData = this.getWorkflowStaticData('node');
 	const remember = options.rememberThreads !== false;
 	let memory: ObjectThreadMemory | null = null;
 	if (remember) {

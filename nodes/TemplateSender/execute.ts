@@ -11,6 +11,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
+import { withNodeState } from '../shared/nodeState';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
@@ -193,6 +194,13 @@ function errorJson(error: unknown): IDataObject {
 }
 
 export async function executeSender(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+}
+
+async function run(
+	this: IExecuteFunctions,
+	staticData: IDataObject,
+): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
@@ -205,7 +213,7 @@ export async function executeSender(this: IExecuteFunctions): Promise<INodeExecu
 		max: Math.max(0, Number(first.rateLimit ?? 5)),
 		windowMs: Math.max(0, Number(first.rateWindowHours ?? 2)) * 3_600_000,
 	};
-	const state = senderState(this.getWorkflowStaticData('node'));
+	const state = senderState(staticData);
 	const imapCreds = this.getNodeParameter('appendToSent', 0, false)
 		? toImapCredentials(await this.getCredentials('crmImapApi'))
 		: null;

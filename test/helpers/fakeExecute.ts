@@ -18,6 +18,9 @@ export interface FakeExecuteOptions {
 	credentials?: Record<string, Record<string, unknown>>;
 	continueOnFail?: boolean;
 	staticData?: IDataObject;
+	/** 'manual' (default) or a production mode such as 'trigger'. */
+	mode?: string;
+	workflowId?: string;
 }
 
 export interface FakeExecute {
@@ -47,7 +50,12 @@ export function fakeExecute(o: FakeExecuteOptions): FakeExecute {
 	const log = (level: string) => (message: string) => logs.push(`${level}: ${message}`);
 	const ctx = {
 		getNode: () => node,
-		getMode: () => 'manual',
+		getMode: () => o.mode ?? 'manual',
+		getWorkflow: () => ({
+			id: o.workflowId ?? 'wf1',
+			name: 'Workflow',
+			active: o.mode !== undefined,
+		}),
 		getInputData: (input = 0) => o.inputs[input] ?? [],
 		getNodeParameter: (name: string, itemIndex: number, fallback?: unknown) => {
 			if (!declared.has(name))
