@@ -129,5 +129,9 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 	} catch (error) {
 		throw nodeError(this, describeImapError(error, credentials));
 	}
+	// One line in n8n's log per activation: admins (and the real-n8n tests) see it is watching.
+	this.logger.info(
+		`CRM Email IMAP Trigger: watching ${settings.folders.join(', ')} of ${credentials.user}@${credentials.host}`,
+	);
 	return { closeFunction: async () => await intake.stop() };
 }
