@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Runs every test tier with node's test runner: unit (pure cores), node (n8n glue with a fake
-// context), integration (real Dovecot on 127.0.0.1). Dovecot is installed first when missing.
+// context), integration (real Dovecot on 127.0.0.1, real SMTP server on loopback), n8n (the
+// shipped workflows in a real, pinned n8n; installed once into ~/.cache/crm-email-n8n, which
+// takes about 6 minutes the first time). Dovecot is installed first when missing; the package
+// is built before the n8n tier, which loads it from dist/.
+//   node scripts/test.mjs [unit|node|integration|n8n ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const tiers = (
-	process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'node', 'integration']
+	process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'node', 'integration', 'n8n']
 ).map((t) => join('test', t));
 
 function files(dir) {
@@ -23,7 +27,7 @@ function have(cmd) {
 	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-if (tiers.some((t) => t.endsWith('integration')) && !have('dovecot')) {
+if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')) && !have('dovecot')) {
 	const root = process.getuid?.() === 0;
 	if (root && have('apt-get')) {
 		console.log('Dovecot is missing: installing dovecot-imapd for the real-server tests');
@@ -41,6 +45,11 @@ if (tiers.some((t) => t.endsWith('integration')) && !have('dovecot')) {
 		console.error('The integration tests need Dovecot: sudo apt-get install -y dovecot-imapd');
 		process.exit(1);
 	}
+}
+
+if (tiers.some((t) => t.endsWith('n8n'))) {
+	const b = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+	if (b.status !== 0) process.exit(b.status ?? 1);
 }
 
 const list = tiers.flatMap(files);

@@ -46,6 +46,7 @@ export function ensureN8n(): { node: string; n8n: string } {
 	const n8n = join(n8nDir, 'node_modules', 'n8n', 'bin', 'n8n');
 	const ready = join(n8nDir, '.ready');
 	if (!existsSync(ready)) {
+		console.log(`Installing n8n ${N8N_VERSION} into ${n8nDir} (once; about 6 minutes)`);
 		mkdirSync(n8nDir, { recursive: true });
 		writeFileSync(join(n8nDir, 'package.json'), '{"private":true}');
 		// Install scripts would download prebuilt binaries from the internet (kafka); sqlite3 is
@@ -88,8 +89,6 @@ export class N8n {
 			N8N_SECURE_COOKIE: 'false',
 			DB_SQLITE_POOL_SIZE: '2',
 			N8N_LOG_LEVEL: 'info',
-			// Activation is logged under this scope; the tests wait for it before sending mail.
-			N8N_LOG_SCOPES: 'workflow-activation',
 			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
 		};
 	}
@@ -104,8 +103,8 @@ export class N8n {
 		return r.stdout;
 	}
 
-	/** Starts n8n and waits until `activeWorkflows` workflows are active. */
-	async start(activeWorkflows = 0, timeoutMs = 240_000): Promise<void> {
+	/** Starts n8n and waits until `watching` IMAP triggers of ours say they are watching. */
+	async start(watching = 0, timeoutMs = 240_000): Promise<void> {
 		if (!this.port) this.port = await freePort();
 		this.log.length = 0;
 		this.child = spawn(this.bins.node, [this.bins.n8n, 'start'], {
@@ -119,8 +118,8 @@ export class N8n {
 		while (Date.now() - started < timeoutMs) {
 			if (this.child.exitCode !== null)
 				throw new Error(`n8n exited (${this.child.exitCode}):\n${this.log.slice(-40).join('\n')}`);
-			const activated = this.log.filter((l) => /Activated workflow/.test(l)).length;
-			if (this.log.some((l) => /Editor is now accessible/.test(l)) && activated >= activeWorkflows) {
+			const active = this.log.filter((l) => /CRM Email IMAP Trigger: watching/.test(l)).length;
+			if (this.log.some((l) => /Editor is now accessible/.test(l)) && active >= watching) {
 				this.log.length = 0;
 				return;
 			}
