@@ -17,7 +17,14 @@ export const NODE24_VERSION = '24.21.0';
 const cache = process.env.CRM_EMAIL_N8N_CACHE ?? join(homedir(), '.cache', 'crm-email-n8n');
 const root = resolve(__dirname, '..', '..');
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
+/**
+ * npm, outside this package's npm settings: run under `npm test`, the environment carries
+ * npm_config_* (e.g. ignore_scripts from our .npmrc), which would make `npm rebuild` a no-op.
+ */
+function run(cmd: string, args: string[], cwd: string): void {
+	const env = Object.fromEntries(
+		Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')),
+	);
 	const r = spawnSync(cmd, args, { cwd, env, stdio: 'inherit' });
 	if (r.status !== 0)
 		throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd} (exit ${r.status})`);
@@ -57,19 +64,38 @@ export function ensureN8n(): { node: string; n8n: string } {
 			n8nDir,
 		);
 		const headers = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
-		run('npm', ['rebuild', 'sqlite3', ...headers], n8nDir);
+		run('npm', ['rebuild', 'sqlite3', '--ignore-scripts=false', ...headers], n8nDir);
+		if (
+			!existsSync(join(n8nDir, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'))
+		)
+			throw new Error(`sqlite3 was not built in ${n8nDir}: see the output above`);
 		writeFileSync(ready, new Date().toISOString());
 	}
 	return { node, n8n };
 }
 
 export class N8n {
-	readonly userFolder = mkdtempSync(join(tmpdir(), 'crm-email-n8n-'));
+	readonly userFolder: string;
 	port = 0;
 	private child?: ChildProcess;
 	readonly log: string[] = [];
 
-	constructor(private readonly bins: { node: string; n8n: string }) {}
+	constructor(
+		private readonly bins: { node: string; n8n: string },
+		userFolder?: string,
+	) {
+		this.userFolder = userFolder ?? mkdtempSync(join(tmpdir(), 'crm-email-n8n-'));
+		mkdirSync(this.userFolder, { recursive: true });
+	}
+
+	/** Our workflow file with node types as the custom-extension loader names them (`CUSTOM.`). */
+	static forCustomLoader(
+		workflow: { nodes: Array<{ type: string }> } & Record<string, unknown>,
+	): typeof workflow {
+		for (const node of workflow.nodes)
+			node.type = node.type.replace(/^n8n-nodes-crm-email\./, 'CUSTOM.');
+		return workflow;
+	}
 
 	private env(): NodeJS.ProcessEnv {
 		const nodeBin = resolve(this.bins.node, '..');
@@ -104,14 +130,17 @@ export class N8n {
 	}
 
 	/** Starts n8n and waits until `watching` IMAP triggers of ours say they are watching. */
-	async start(watching = 0, timeoutMs = 240_000): Promise<void> {
+	async start(watching = 0, timeoutMs = 240_000, echo = false): Promise<void> {
 		if (!this.port) this.port = await freePort();
 		this.log.length = 0;
 		this.child = spawn(this.bins.node, [this.bins.n8n, 'start'], {
 			env: this.env(),
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
-		const onData = (d: Buffer) => this.log.push(...d.toString().split('\n').filter(Boolean));
+		const onData = (d: Buffer) => {
+			this.log.push(...d.toString().split('\n').filter(Boolean));
+			if (echo) process.stdout.write(d);
+		};
 		this.child.stdout?.on('data', onData);
 		this.child.stderr?.on('data', onData);
 		const started = Date.now();

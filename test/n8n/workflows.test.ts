@@ -33,8 +33,8 @@ interface WorkflowFile {
 function forCustomLoader(file: string, id: string, credentialSuffix: string): string {
 	const wf = JSON.parse(readFileSync(join(root, 'workflows', file), 'utf8')) as WorkflowFile;
 	wf.id = id;
+	N8n.forCustomLoader(wf as WorkflowFile & Record<string, unknown>);
 	for (const node of wf.nodes) {
-		node.type = node.type.replace(/^n8n-nodes-crm-email\./, 'CUSTOM.');
 		for (const ref of Object.values(node.credentials ?? {})) ref.id += credentialSuffix;
 	}
 	const out = join(n8n.userFolder, file);
