@@ -18,6 +18,19 @@ export function normalizeMessageId(value: string | undefined | null): string | n
 	return id ? `<${id}>` : null;
 }
 
+/** The Message-IDs a mail answers: In-Reply-To, then References newest first, without repeats. */
+export function threadMessageIds(mail: { inReplyTo?: unknown; references?: unknown }): string[] {
+	const refs = Array.isArray(mail.references)
+		? (mail.references as unknown[])
+		: typeof mail.references === 'string'
+			? mail.references.split(/\s+/)
+			: [];
+	const ids = [mail.inReplyTo, ...[...refs].reverse()]
+		.map((v) => (typeof v === 'string' ? normalizeMessageId(v) : null))
+		.filter((v): v is string => v !== null);
+	return [...new Set(ids)];
+}
+
 export interface ThreadRef {
 	/** Record type in EspoCRM's naming (Contact, Account, Lead, Opportunity, Case, …). */
 	parentType: string | null;

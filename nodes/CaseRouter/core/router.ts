@@ -9,7 +9,7 @@
  * one case.
  */
 import { execRegex } from '../../shared/safeRegex';
-import { normalizeMessageId, type ThreadRef } from '../../shared/threadId';
+import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
 import type { CaseRecord, CaseStore } from './store';
 
@@ -112,17 +112,6 @@ export function caseName(subject: string, tag: RegExp): string {
 	return s || '(No Subject)';
 }
 
-function threadIds(mail: RoutableMail): string[] {
-	const refs = Array.isArray(mail.references)
-		? mail.references
-		: typeof mail.references === 'string'
-			? mail.references.split(/\s+/)
-			: [];
-	return [mail.inReplyTo, ...[...refs].reverse()]
-		.map((v) => (typeof v === 'string' ? normalizeMessageId(v) : null))
-		.filter((v): v is string => v !== null);
-}
-
 interface Found {
 	number: number;
 	via: string;
@@ -133,7 +122,7 @@ async function findByThread(
 	store: CaseStore,
 	c: RouterConfig,
 ): Promise<Found | null> {
-	for (const id of threadIds(mail)) {
+	for (const id of threadMessageIds(mail)) {
 		const own = c.parseOwnId?.(id);
 		if (own?.caseNumber !== null && own?.caseNumber !== undefined)
 			return { number: own.caseNumber, via: `our Message-ID ${id}` };

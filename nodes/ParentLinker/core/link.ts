@@ -6,7 +6,7 @@
  * Per address: the configured type order (default Contact, Account, Lead); a Contact resolves to
  * its Account in B2B mode; a converted Lead to what it became.
  */
-import { normalizeMessageId, type ThreadRef } from '../../shared/threadId';
+import { threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { unknownSender, type UnknownSender } from './person';
 import {
 	normalizeAddress,
@@ -72,18 +72,6 @@ function ref(r: CrmRecord | undefined, type: string, id: string): RecordRef {
 	return { type, id, name: r?.name ?? null };
 }
 
-function threadIds(mail: LinkableMail): string[] {
-	const refs = Array.isArray(mail.references)
-		? mail.references
-		: typeof mail.references === 'string'
-			? mail.references.split(/\s+/)
-			: [];
-	const ids = [mail.inReplyTo, ...[...refs].reverse()]
-		.map((v) => (typeof v === 'string' ? normalizeMessageId(v) : null))
-		.filter((v): v is string => v !== null);
-	return [...new Set(ids)];
-}
-
 /** Addresses of a field, display names dropped, in order. */
 export function fieldAddresses(value: unknown): Array<{ address: string; name: string }> {
 	const list = Array.isArray(value) ? value : value ? [value] : [];
@@ -112,7 +100,7 @@ export function fieldAddresses(value: unknown): Array<{ address: string; name: s
 
 /** The thread's parent named by our own Message-IDs or the memory, before any record is read. */
 function threadHit(mail: LinkableMail, o: LinkOptions) {
-	for (const id of threadIds(mail)) {
+	for (const id of threadMessageIds(mail)) {
 		const found = o.parseOwnId?.(id) ?? null;
 		const hit = found && found.parentType && found.parentId ? found : (o.memory?.get(id) ?? null);
 		if (hit && hit.parentType && hit.parentId)
