@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { securityProperty } from '../nodes/shared/credentialFields';
+import { allowSelfSignedProperty, securityProperty } from '../nodes/shared/credentialFields';
 
 export class CrmImapApi implements ICredentialType {
 	name = 'crmImapApi';
@@ -37,13 +37,6 @@ export class CrmImapApi implements ICredentialType {
 			default: '',
 			required: true,
 		},
-		{
-			displayName: 'Allow Self-Signed Certificate',
-			name: 'allowSelfSigned',
-			type: 'boolean',
-			default: false,
-			description:
-				'Whether to accept a certificate that cannot be verified. Leave off unless the server is yours.',
-		},
+		allowSelfSignedProperty,
 	];
 }

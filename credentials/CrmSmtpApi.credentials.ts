@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { securityProperty } from '../nodes/shared/credentialFields';
+import { allowSelfSignedProperty, securityProperty } from '../nodes/shared/credentialFields';
 
 export class CrmSmtpApi implements ICredentialType {
 	name = 'crmSmtpApi';
@@ -68,13 +68,6 @@ export class CrmSmtpApi implements ICredentialType {
 			description:
 				'Signs the thread Message-IDs and unsubscribe links this package generates. Use the same value wherever the same mailbox is used. Empty: derived from the user and password (changing the password then breaks old links).',
 		},
-		{
-			displayName: 'Allow Self-Signed Certificate',
-			name: 'allowSelfSigned',
-			type: 'boolean',
-			default: false,
-			description:
-				'Whether to accept a certificate that cannot be verified. Leave off unless the server is yours.',
-		},
+		allowSelfSignedProperty,
 	];
 }

@@ -12,8 +12,7 @@ import {
 import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
-import { parseMessageId } from '../shared/threadId';
-import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
+import { ownMessageIdParser } from '../shared/smtpMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
 import { routeMail, updateCase, type RouterConfig } from './core/router';
 import { ObjectCaseStore } from './core/store';
@@ -143,11 +142,7 @@ async function run(
 	} catch (error) {
 		throw nodeError(this, error);
 	}
-	let parseOwnId: RouterConfig['parseOwnId'] = null;
-	if (this.getNodeParameter('threadIds', 0) === 'verify') {
-		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
-		parseOwnId = (id) => parseMessageId(id, key);
-	}
+	const parseOwnId = await ownMessageIdParser(this);
 	const own = new Set(list(options.ownAddresses, '').map((a) => a.toLowerCase()));
 	// Least-busy over the ledger: count open cases once per execution, not once per new case.
 	let ledgerCounts: Map<string, number> | null = null;

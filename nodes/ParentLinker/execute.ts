@@ -11,8 +11,8 @@ import {
 
 import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
-import { parseMessageId, normalizeMessageId } from '../shared/threadId';
-import { smtpThreadKey, toSmtpCredentials } from '../shared/transport/smtp';
+import { normalizeMessageId } from '../shared/threadId';
+import { ownMessageIdParser } from '../shared/smtpMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
 import { ObjectThreadMemory } from './core/memory';
 import {
@@ -92,11 +92,7 @@ async function run(
 		throw new NodeOperationError(this.getNode(), (error as Error).message);
 	}
 
-	let parseOwnId: LinkOptions['parseOwnId'] = null;
-	if (this.getNodeParameter('threadIds', 0) === 'verify') {
-		const key = smtpThreadKey(toSmtpCredentials(await this.getCredentials('crmSmtpApi')));
-		parseOwnId = (id) => parseMessageId(id, key);
-	}
+	const parseOwnId = await ownMessageIdParser(this);
 	const remember = options.rememberThreads !== false;
 	let memory: ObjectThreadMemory | null = null;
 	if (remember) {

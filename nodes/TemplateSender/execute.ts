@@ -23,7 +23,8 @@ import {
 	toSmtpCredentials,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
-import { compose, replyRecipient, type IncomingMail, type SendMode } from './core/compose';
+import { compose, replyRecipient, type SendMode } from './core/compose';
+import { addressList, incoming, templateContext } from './core/context';
 import { loopGuard } from './core/loopGuard';
 import { optOutUrl } from './core/optOut';
 import {
@@ -37,7 +38,6 @@ import {
 import {
 	compileTemplate,
 	escapeHtml,
-	safeHtml,
 	type CompiledTemplate,
 	type UnknownPlaceholders,
 } from './core/template';
@@ -70,102 +70,6 @@ interface SenderOptions {
 	sentFolder?: string;
 	retries?: number;
 	retryDelayMs?: number;
-}
-
-function addressList(value: unknown): string[] {
-	if (Array.isArray(value)) return value.flatMap(addressList);
-	if (value && typeof value === 'object') {
-		const a = (value as { address?: unknown }).address;
-		return typeof a === 'string' && a.trim() ? [a.trim()] : [];
-	}
-	if (typeof value !== 'string') return [];
-	return value
-		.split(/[,;]/)
-		.map((s) => s.trim())
-		.filter(Boolean);
-}
-
-function asAddress(value: unknown): { address: string; name: string } | null {
-	if (!value || typeof value !== 'object') {
-		return typeof value === 'string' && value.includes('@')
-			? { address: bareAddress(value), name: '' }
-			: null;
-	}
-	const v = value as { address?: unknown; name?: unknown };
-	return typeof v.address === 'string'
-		? { address: v.address, name: typeof v.name === 'string' ? v.name : '' }
-		: null;
-}
-
-function incoming(json: IDataObject): IncomingMail {
-	const replyTo = Array.isArray(json.replyTo)
-		? json.replyTo.map(asAddress).filter((a) => a !== null)
-		: [];
-	return {
-		messageId: typeof json.messageId === 'string' ? json.messageId : null,
-		references: Array.isArray(json.references)
-			? json.references.filter((r): r is string => typeof r === 'string')
-			: [],
-		subject: typeof json.subject === 'string' ? json.subject : '',
-		from: asAddress(json.from),
-		replyTo: replyTo as Array<{ address: string; name: string }>,
-		date: typeof json.date === 'string' ? json.date : null,
-		text: typeof json.text === 'string' ? json.text : null,
-	};
-}
-
-function pad(n: number): string {
-	return String(n).padStart(2, '0');
-}
-
-/** The template's data: the item, with EspoCRM's names mapped onto it. */
-function templateContext(
-	json: IDataObject,
-	recipient: { address: string; name: string },
-	sender: { address: string; name: string },
-	optOut: string | null,
-	html: boolean,
-	now: Date,
-): Record<string, unknown> {
-	const record = (v: unknown) => (v && typeof v === 'object' ? (v as IDataObject) : undefined);
-	const account = record(json.account);
-	const contact = record(json.contact);
-	const lead = record(json.lead);
-	const [firstName, ...rest] = recipient.name.split(' ');
-	const person = {
-		name: recipient.name,
-		firstName: rest.length ? firstName : '',
-		lastName: rest.length ? rest.join(' ') : recipient.name,
-		emailAddress: recipient.address,
-		...(contact ?? lead ?? {}),
-	};
-	const today = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-	return {
-		...json,
-		Person: person,
-		Contact: contact ? { ...contact, account } : undefined,
-		Account: account,
-		Lead: lead,
-		Case: record(json.case),
-		Parent: record(json.parent),
-		User: { name: sender.name, emailAddress: sender.address },
-		Email: {
-			subject: json.subject,
-			fromAddress: asAddress(json.from)?.address,
-			fromName: asAddress(json.from)?.name,
-			body: json.text,
-			dateSent: json.date,
-		},
-		today,
-		now: `${today} ${pad(now.getHours())}:${pad(now.getMinutes())}`,
-		currentYear: String(now.getFullYear()),
-		optOutUrl: optOut ?? undefined,
-		optOutLink: optOut
-			? html
-				? safeHtml(`<a href="${escapeHtml(optOut)}">Unsubscribe</a>`)
-				: optOut
-			: undefined,
-	};
 }
 
 interface Templates {

@@ -22,3 +22,13 @@ export function securityProperty(defaultValue: 'tls' | 'starttls' | 'none'): INo
 		],
 	};
 }
+
+/** Off by default: certificates are verified. */
+export const allowSelfSignedProperty: INodeProperties = {
+	displayName: 'Allow Self-Signed Certificate',
+	name: 'allowSelfSigned',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to accept a certificate that cannot be verified. Leave off unless the server is yours.',
+};

@@ -1,0 +1,105 @@
+/**
+ * The Template Sender's view of an incoming item: recipients, the mail it answers, and the data a
+ * template sees (the item, with EspoCRM's names mapped onto it). Plain data in and out.
+ */
+import { bareAddress } from '../../shared/transport/smtp';
+import type { IncomingMail } from './compose';
+import { escapeHtml, safeHtml } from './template';
+
+type Item = Record<string, unknown>;
+
+export function addressList(value: unknown): string[] {
+	if (Array.isArray(value)) return value.flatMap(addressList);
+	if (value && typeof value === 'object') {
+		const a = (value as { address?: unknown }).address;
+		return typeof a === 'string' && a.trim() ? [a.trim()] : [];
+	}
+	if (typeof value !== 'string') return [];
+	return value
+		.split(/[,;]/)
+		.map((s) => s.trim())
+		.filter(Boolean);
+}
+
+export function asAddress(value: unknown): { address: string; name: string } | null {
+	if (!value || typeof value !== 'object') {
+		return typeof value === 'string' && value.includes('@')
+			? { address: bareAddress(value), name: '' }
+			: null;
+	}
+	const v = value as { address?: unknown; name?: unknown };
+	return typeof v.address === 'string'
+		? { address: v.address, name: typeof v.name === 'string' ? v.name : '' }
+		: null;
+}
+
+export function incoming(json: Item): IncomingMail {
+	const replyTo = Array.isArray(json.replyTo)
+		? json.replyTo.map(asAddress).filter((a) => a !== null)
+		: [];
+	return {
+		messageId: typeof json.messageId === 'string' ? json.messageId : null,
+		references: Array.isArray(json.references)
+			? json.references.filter((r): r is string => typeof r === 'string')
+			: [],
+		subject: typeof json.subject === 'string' ? json.subject : '',
+		from: asAddress(json.from),
+		replyTo: replyTo as Array<{ address: string; name: string }>,
+		date: typeof json.date === 'string' ? json.date : null,
+		text: typeof json.text === 'string' ? json.text : null,
+	};
+}
+
+function pad(n: number): string {
+	return String(n).padStart(2, '0');
+}
+
+/** The template's data: the item, with EspoCRM's names mapped onto it. */
+export function templateContext(
+	json: Item,
+	recipient: { address: string; name: string },
+	sender: { address: string; name: string },
+	optOut: string | null,
+	html: boolean,
+	now: Date,
+): Record<string, unknown> {
+	const record = (v: unknown) => (v && typeof v === 'object' ? (v as Item) : undefined);
+	const account = record(json.account);
+	const contact = record(json.contact);
+	const lead = record(json.lead);
+	const [firstName, ...rest] = recipient.name.split(' ');
+	const person = {
+		name: recipient.name,
+		firstName: rest.length ? firstName : '',
+		lastName: rest.length ? rest.join(' ') : recipient.name,
+		emailAddress: recipient.address,
+		...(contact ?? lead ?? {}),
+	};
+	const today = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+	return {
+		...json,
+		Person: person,
+		Contact: contact ? { ...contact, account } : undefined,
+		Account: account,
+		Lead: lead,
+		Case: record(json.case),
+		Parent: record(json.parent),
+		User: { name: sender.name, emailAddress: sender.address },
+		Email: {
+			subject: json.subject,
+			fromAddress: asAddress(json.from)?.address,
+			fromName: asAddress(json.from)?.name,
+			body: json.text,
+			dateSent: json.date,
+		},
+		today,
+		now: `${today} ${pad(now.getHours())}:${pad(now.getMinutes())}`,
+		currentYear: String(now.getFullYear()),
+		optOutUrl: optOut ?? undefined,
+		optOutLink: optOut
+			? html
+				? safeHtml(`<a href="${escapeHtml(optOut)}">Unsubscribe</a>`)
+				: optOut
+			: undefined,
+	};
+}
