@@ -201,14 +201,9 @@ async function main(): Promise<void> {
 
 	console.log('Starting n8n (about a minute)…');
 	await n8n.start(2, 300_000);
-	const setup = await fetch(`http://127.0.0.1:${n8n.port}/rest/owner/setup`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify(OWNER),
-	});
-	const ownerNote = setup.ok
-		? ''
-		: ` (owner setup answered ${setup.status}: create the account in the browser)`;
+	const setup = await n8n.setupOwner(OWNER);
+	const ownerNote =
+		setup === 200 ? '' : ` (owner setup answered ${setup}: create the account in the browser)`;
 
 	console.log(`
 n8n with the CRM email nodes is running.

@@ -2,8 +2,9 @@
 // Runs every test tier with node's test runner: unit (pure cores), node (n8n glue with a fake
 // context), integration (real Dovecot on 127.0.0.1, real SMTP server on loopback), n8n (the
 // shipped workflows in a real, pinned n8n; installed once into ~/.cache/crm-email-n8n, which
-// takes about 6 minutes the first time). Dovecot is installed first when missing; the package
-// is built before the n8n tier, which loads it from dist/.
+// takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot and
+// Chromium are installed first when missing; the package is built before the n8n tier, which
+// loads it from dist/.
 //   node scripts/test.mjs [unit|node|integration|n8n ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -27,13 +28,14 @@ function have(cmd) {
 	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')) && !have('dovecot')) {
-	const root = process.getuid?.() === 0;
-	if (root && have('apt-get')) {
-		console.log('Dovecot is missing: installing dovecot-imapd for the real-server tests');
+/** Installs a Debian package a tier needs (CI runs as root); otherwise says how, and stops. */
+function ensurePackage(cmd, pkg, why) {
+	if (have(cmd)) return;
+	if (process.getuid?.() === 0 && have('apt-get')) {
+		console.log(`${cmd} is missing: installing ${pkg} for ${why}`);
 		for (const args of [
 			['update', '-qq'],
-			['install', '-y', '-qq', 'dovecot-imapd'],
+			['install', '-y', '-qq', pkg],
 		]) {
 			const r = spawnSync('apt-get', args, {
 				stdio: 'inherit',
@@ -42,10 +44,15 @@ if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')) && !have('
 			if (r.status !== 0) process.exit(r.status ?? 1);
 		}
 	} else {
-		console.error('The integration tests need Dovecot: sudo apt-get install -y dovecot-imapd');
+		console.error(`${why} need ${cmd}: sudo apt-get install -y ${pkg}`);
 		process.exit(1);
 	}
 }
+
+if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')))
+	ensurePackage('dovecot', 'dovecot-imapd', 'the real-server tests');
+if (tiers.some((t) => t.endsWith('n8n')) && !process.env.CRM_EMAIL_CHROMIUM)
+	ensurePackage('chromium', 'chromium', 'the editor tests');
 
 if (tiers.some((t) => t.endsWith('n8n'))) {
 	const b = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });

@@ -16,7 +16,7 @@ export class CrmEmailCaseRouter implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'CRM Email Case Router',
 		name: 'crmEmailCaseRouter',
-		icon: { light: 'file:../../icons/mail.svg', dark: 'file:../../icons/mail.dark.svg' },
+		icon: { light: 'file:../../icons/router.svg', dark: 'file:../../icons/router.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] === "updateCase" ? "Update Case" : "Route"}}',

@@ -157,7 +157,7 @@ export class CrmEmailFilter implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'CRM Email Filter',
 		name: 'crmEmailFilter',
-		icon: { light: 'file:../../icons/mail.svg', dark: 'file:../../icons/mail.dark.svg' },
+		icon: { light: 'file:../../icons/filter.svg', dark: 'file:../../icons/filter.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["rulesSource"] === "json" ? "rules from JSON" : "rules"}}',

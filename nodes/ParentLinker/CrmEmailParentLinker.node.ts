@@ -13,7 +13,7 @@ export class CrmEmailParentLinker implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'CRM Email Parent Linker',
 		name: 'crmEmailParentLinker',
-		icon: { light: 'file:../../icons/mail.svg', dark: 'file:../../icons/mail.dark.svg' },
+		icon: { light: 'file:../../icons/link.svg', dark: 'file:../../icons/link.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["mode"] === "b2c" ? "B2C" : "B2B"}}',

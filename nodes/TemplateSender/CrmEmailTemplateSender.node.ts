@@ -14,7 +14,7 @@ export class CrmEmailTemplateSender implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'CRM Email Template Sender',
 		name: 'crmEmailTemplateSender',
-		icon: { light: 'file:../../icons/mail.svg', dark: 'file:../../icons/mail.dark.svg' },
+		icon: { light: 'file:../../icons/send.svg', dark: 'file:../../icons/send.dark.svg' },
 		group: ['output'],
 		version: 1,
 		subtitle: '={{ {send: "Send", reply: "Reply", autoReply: "Auto-Reply"}[$parameter["mode"]] }}',

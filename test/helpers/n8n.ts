@@ -74,6 +74,13 @@ export function ensureN8n(): { node: string; n8n: string } {
 	return { node, n8n };
 }
 
+export interface N8nOwner {
+	email: string;
+	password: string;
+	firstName: string;
+	lastName: string;
+}
+
 export class N8n {
 	readonly userFolder: string;
 	port = 0;
@@ -157,6 +164,20 @@ export class N8n {
 		throw new Error(
 			`n8n did not become ready in ${timeoutMs} ms:\n${this.log.slice(-40).join('\n')}`,
 		);
+	}
+
+	get url(): string {
+		return `http://127.0.0.1:${this.port}`;
+	}
+
+	/** Creates the instance owner (a fresh n8n has none); returns the HTTP status n8n answered. */
+	async setupOwner(owner: N8nOwner): Promise<number> {
+		const r = await fetch(`${this.url}/rest/owner/setup`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify(owner),
+		});
+		return r.status;
 	}
 
 	async stop(): Promise<void> {
