@@ -348,20 +348,22 @@ async function main(): Promise<void> {
 				if (!firstReplyAt && sink.messages.length) firstReplyAt = performance.now();
 			}, 20);
 			const appendMs = await appendAll(client, list);
-			let state = routerState();
+			let state: ReturnType<typeof routerState> = {};
 			const linked = () => {
 				const t = state.threads ?? {};
 				return list.filter((m) => t[key(m.messageId)] !== undefined).length;
 			};
+			// The state files are read only once every auto-reply is out: reading and parsing them
+			// every 100 ms would take CPU from n8n while it is being measured.
 			await until(
 				() => {
-					const count = sink.messages.length + linked();
-					if (count !== lastCount) {
-						lastCount = count;
+					if (sink.messages.length !== lastCount) {
+						lastCount = sink.messages.length;
 						lastProgressAt = performance.now();
 					}
+					if (sink.messages.length < threads.length) return false;
 					state = routerState();
-					return sink.messages.length >= threads.length && linked() >= list.length;
+					return linked() >= list.length;
 				},
 				90_000,
 				() => Math.max(lastProgressAt, started + appendMs),

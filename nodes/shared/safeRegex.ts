@@ -47,24 +47,34 @@ export function compileRegex(pattern: string, caseSensitive: boolean, where: str
 	return re;
 }
 
-export function testRegex(re: RegExp, text: string, timeoutMs: number): RegexOutcome {
+/**
+ * Runs one of the scripts on `text` within the time limit. Only the time limit can stop RegExp
+ * test/exec on a string: it answers `timedOut`; anything else is a bug worth seeing, rethrown.
+ */
+function runTimed(
+	which: Script,
+	re: RegExp,
+	text: string,
+	timeoutMs: number,
+): { value: unknown; timedOut: boolean } {
 	context.re = re;
 	context.s = text;
 	let failure: unknown = null;
 	try {
-		return {
-			matched: script.runInContext(context, { timeout: timeoutMs }) === true,
-			timedOut: false,
-		};
+		return { value: which.runInContext(context, { timeout: timeoutMs }), timedOut: false };
 	} catch (error) {
 		failure = error;
 	} finally {
 		context.s = '';
 	}
-	// Only the time limit can stop RegExp.test on a string; anything else is a bug worth seeing.
 	if ((failure as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
-		return { matched: false, timedOut: true };
+		return { value: null, timedOut: true };
 	throw failure as Error;
+}
+
+export function testRegex(re: RegExp, text: string, timeoutMs: number): RegexOutcome {
+	const { value, timedOut } = runTimed(script, re, text, timeoutMs);
+	return { matched: value === true, timedOut };
 }
 
 const execScript = new Script('re.lastIndex = 0; re.exec(s)');
@@ -75,20 +85,6 @@ export function execRegex(
 	text: string,
 	timeoutMs: number,
 ): { match: RegExpExecArray | null; timedOut: boolean } {
-	context.re = re;
-	context.s = text;
-	let failure: unknown = null;
-	try {
-		return {
-			match: execScript.runInContext(context, { timeout: timeoutMs }) as RegExpExecArray | null,
-			timedOut: false,
-		};
-	} catch (error) {
-		failure = error;
-	} finally {
-		context.s = '';
-	}
-	if ((failure as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
-		return { match: null, timedOut: true };
-	throw failure as Error;
+	const { value, timedOut } = runTimed(execScript, re, text, timeoutMs);
+	return { match: value as RegExpExecArray | null, timedOut };
 }

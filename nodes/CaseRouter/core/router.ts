@@ -178,6 +178,19 @@ export async function routeMail(
 	const subject = str(mail.subject);
 	const contactId = idOf(mail.contact);
 	const accountId = idOf(mail.account);
+	const newRecord = (number: number, assignee: string | null): CaseRecord => ({
+		number,
+		id: `case-${number}`,
+		name: caseName(subject, c.tagPattern),
+		status: assignee ? 'Assigned' : 'New',
+		assignee,
+		team: c.team,
+		contactId,
+		accountId,
+		leadId: idOf(mail.lead),
+		createdAt: c.now,
+		updatedAt: c.now,
+	});
 
 	let found = await findByThread(mail, store, c);
 	let unknownTag: number | null = null;
@@ -197,20 +210,9 @@ export async function routeMail(
 			(contactId !== null && contactId === existing.contactId) ||
 			(accountId !== null && accountId === existing.accountId);
 		if (senderOk) {
-			let record: CaseRecord = existing ?? {
-				// Known only from our signed Message-ID (the ledger forgot it, or another store made it).
-				number: found.number,
-				id: `case-${found.number}`,
-				name: caseName(subject, c.tagPattern),
-				status: 'New',
-				assignee: null,
-				team: c.team,
-				contactId,
-				accountId,
-				leadId: idOf(mail.lead),
-				createdAt: c.now,
-				updatedAt: c.now,
-			};
+			// Unknown to the ledger: known only from our signed Message-ID (the ledger forgot it, or
+			// another store made it).
+			let record = existing ?? newRecord(found.number, null);
 			let reason = `follow-up via ${found.via}`;
 			if (c.reopenOnReply && c.closed.has(record.status.toLowerCase())) {
 				record = { ...record, status: record.assignee ? 'Assigned' : 'New' };
@@ -231,19 +233,7 @@ export async function routeMail(
 
 	const number = await store.nextNumber();
 	const assignee = await assign(store, c);
-	const record: CaseRecord = {
-		number,
-		id: `case-${number}`,
-		name: caseName(subject, c.tagPattern),
-		status: assignee ? 'Assigned' : 'New',
-		assignee,
-		team: c.team,
-		contactId,
-		accountId,
-		leadId: idOf(mail.lead),
-		createdAt: c.now,
-		updatedAt: c.now,
-	};
+	const record = newRecord(number, assignee);
 	await store.putCase(record);
 	if (messageId) await store.linkMessage(messageId, number);
 	const why = found
