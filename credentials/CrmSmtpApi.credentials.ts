@@ -66,7 +66,7 @@ export class CrmSmtpApi implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			description:
-				'Signs the thread Message-IDs and unsubscribe links this package generates. Use the same value wherever the same mailbox is used. Empty: derived from the user and password (changing the password then breaks old links).',
+				'Signs the thread Message-IDs and unsubscribe links this package generates. Empty: n8n\'s own encryption key is used (the same on every n8n process of this installation). Set it when several n8n installations share this mailbox: the same value on each.',
 		},
 		allowSelfSignedProperty,
 	];

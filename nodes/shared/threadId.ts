@@ -43,13 +43,14 @@ const SAFE = /^[A-Za-z0-9_-]{1,64}$/;
 const SIG_LENGTH = 12;
 
 /**
- * The HMAC key: the credential's signing secret, or, when the admin left it empty, a key derived
- * from the account's login (changing the password then orphans old thread Message-IDs; the
- * linker's memory and the case tag still find the thread).
+ * The HMAC key: from the credential's Signing Secret, or, when the admin left it empty, from n8n's
+ * instance encryption key (see signingKey.ts). Never from the mailbox password: a received
+ * Message-ID or opt-out token would let anyone test password guesses offline.
  */
-export function threadKey(secret: string, user: string, password: string): Buffer {
-	const material = secret ? `secret:${secret}` : `login:${user}:${password}`;
-	return createHash('sha256').update(`n8n-nodes-crm-email/thread-id/${material}`).digest();
+export function threadKey(material: { secret: string } | { instanceKey: string }): Buffer {
+	const source =
+		'secret' in material ? `secret:${material.secret}` : `instance:${material.instanceKey}`;
+	return createHash('sha256').update(`n8n-nodes-crm-email/thread-id/${source}`).digest();
 }
 
 function encodePart(value: string | null): string {

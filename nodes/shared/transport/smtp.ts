@@ -10,6 +10,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 
 import { CrmEmailError, redact } from '../errors';
 import { globMatch } from '../glob';
+import { signingMaterial } from '../signingKey';
 import { threadKey } from '../threadId';
 import type { MailSecurity } from './imap';
 
@@ -23,7 +24,7 @@ export interface SmtpCredentials {
 	/** Lower-cased addresses or patterns (`*@example.com`) this account may send as. */
 	allowedFrom: string[];
 	defaultFrom: string;
-	/** Signs thread Message-IDs and opt-out links; empty: derived from the login. */
+	/** Signs thread Message-IDs and opt-out links; empty: n8n's instance encryption key. */
 	signingSecret: string;
 }
 
@@ -46,7 +47,7 @@ export function toSmtpCredentials(data: Record<string, unknown>): SmtpCredential
 }
 
 export function smtpThreadKey(creds: SmtpCredentials): Buffer {
-	return threadKey(creds.signingSecret, creds.user, creds.password);
+	return threadKey(signingMaterial(creds.signingSecret));
 }
 
 export function smtpOptions(
