@@ -69,7 +69,7 @@ async function run(all: BenchMail[], retentionDays: number | null) {
 		const config: RouterConfig = {
 			tagPattern: /\[#(\d+)\]/,
 			unknownTag: 'newCase',
-			senderMustMatch: false,
+			joinPolicy: 'participants',
 			reopenOnReply: true,
 			closed,
 			own: new Set(['support@example.com']),

@@ -279,14 +279,6 @@ export class CrmEmailCaseRouter implements INodeType {
 						description: 'Whether a follow-up of a closed case reopens it',
 					},
 					{
-						displayName: 'Sender Must Match Case',
-						name: 'senderMustMatch',
-						type: 'boolean',
-						default: false,
-						description:
-							"Whether a follow-up must come from the case's contact or its account (else it opens a new case)",
-					},
-					{
 						displayName: 'Unknown Case Tag',
 						name: 'unknownTag',
 						type: 'options',
@@ -294,6 +286,34 @@ export class CrmEmailCaseRouter implements INodeType {
 						options: [
 							{ name: 'Open a New Case', value: 'newCase' },
 							{ name: 'Ignore the Mail', value: 'ignore' },
+						],
+					},
+					{
+						displayName: 'Who May Join a Case',
+						name: 'joinPolicy',
+						type: 'options',
+						default: 'participants',
+						description:
+							'Which mails that name a known case (reply headers, Parent Linker, case tag) join it; any other opens a new case, with the reason in routing.reason',
+						options: [
+							{
+								name: 'Anyone (Not Secure)',
+								value: 'anyone',
+								description:
+									'Any mail that names the case joins and may reopen it (EspoCRM): a stranger who knows or guesses a case number can add to it',
+							},
+							{
+								name: 'Case Contact or Account Only',
+								value: 'contactOrAccount',
+								description:
+									"The sender must be the case's contact or of its account (vtiger), also for replies to our mails",
+							},
+							{
+								name: 'Signed Reply or Known Participant',
+								value: 'participants',
+								description:
+									"A reply to a mail this package sent (signed Message-ID), or a sender who is the case's contact, of its account, or wrote to or was copied on the case before",
+							},
 						],
 					},
 				],

@@ -14,13 +14,13 @@ import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
 import { ownMessageIdParser } from '../shared/smtpMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
-import { routeMail, updateCase, type RouterConfig } from './core/router';
+import { routeMail, updateCase, type JoinPolicy, type RouterConfig } from './core/router';
 import { ObjectCaseStore } from './core/store';
 
 interface RouterOptions {
 	tagPattern?: string;
 	unknownTag?: 'newCase' | 'ignore';
-	senderMustMatch?: boolean;
+	joinPolicy?: JoinPolicy;
 	reopenOnReply?: boolean;
 	closedStatuses?: string;
 	ownAddresses?: string;
@@ -163,7 +163,7 @@ async function run(
 			const config: RouterConfig = {
 				tagPattern,
 				unknownTag: options.unknownTag ?? 'newCase',
-				senderMustMatch: options.senderMustMatch === true,
+				joinPolicy: options.joinPolicy ?? 'participants',
 				reopenOnReply: options.reopenOnReply !== false,
 				closed,
 				own,

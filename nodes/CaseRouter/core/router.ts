@@ -5,6 +5,10 @@
  *              Case — or the subject carries the case tag of a known case;
  *   ignored:   auto-submitted mail, bounces, mail from our own addresses;
  *   new case:  otherwise (an unknown tag: new case, or ignored by option).
+ * Who may join a case (`joinPolicy`): by default a mail joins only through one of our signed
+ * Message-IDs, or when its sender is the case's contact, of its account, or an earlier participant
+ * of the case; a stranger quoting a known `[#N]` or a customer's Message-ID opens a new case
+ * instead, so nobody can read or reopen another customer's case by guessing its number.
  * Items are routed in order against the store, so two mails of one new thread in one batch make
  * one case.
  */
@@ -17,8 +21,13 @@ export interface RouterConfig {
 	/** Regex with one capture group for the number. */
 	tagPattern: RegExp;
 	unknownTag: 'newCase' | 'ignore';
-	/** vtiger's guard: a follow-up's sender must be the case's contact or of its account. */
-	senderMustMatch: boolean;
+	/**
+	 * participants: a signed Message-ID of ours, or a sender who is the case's contact, of its
+	 *   account, or an earlier participant (default);
+	 * contactOrAccount: vtiger's guard, the sender must be the case's contact or of its account;
+	 * anyone: EspoCRM's behaviour, any thread reference or known tag joins.
+	 */
+	joinPolicy: JoinPolicy;
 	reopenOnReply: boolean;
 	/** Lower-case statuses that count as closed. */
 	closed: Set<string>;
@@ -34,6 +43,11 @@ export interface RouterConfig {
 	now: number;
 }
 
+export type JoinPolicy = 'participants' | 'contactOrAccount' | 'anyone';
+
+/** Most participant addresses kept on a case. */
+export const MAX_PARTICIPANTS = 50;
+
 export interface RoutableMail {
 	messageId?: unknown;
 	inReplyTo?: unknown;
@@ -41,6 +55,8 @@ export interface RoutableMail {
 	subject?: unknown;
 	text?: unknown;
 	from?: unknown;
+	to?: unknown;
+	cc?: unknown;
 	headers?: unknown;
 	parent?: unknown;
 	contact?: unknown;
@@ -77,14 +93,31 @@ function headerOf(mail: RoutableMail, name: string): string | null {
 	return typeof v === 'string' ? v.trim() : null;
 }
 
-function fromAddress(mail: RoutableMail): string {
-	const f = mail.from;
-	if (typeof f === 'string') return f.trim().toLowerCase();
-	if (f && typeof f === 'object')
-		return str((f as { address?: unknown }).address)
+function addressOf(v: unknown): string {
+	if (typeof v === 'string') return v.trim().toLowerCase();
+	if (v && typeof v === 'object')
+		return str((v as { address?: unknown }).address)
 			.trim()
 			.toLowerCase();
 	return '';
+}
+
+function fromAddress(mail: RoutableMail): string {
+	return addressOf(mail.from);
+}
+
+/** From, To and Cc of a mail, lower-case, without our own addresses. */
+function participantsOf(mail: RoutableMail, own: Set<string>): string[] {
+	const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
+	return [mail.from, ...list(mail.to), ...list(mail.cc)]
+		.map(addressOf)
+		.filter((a) => a.includes('@') && !own.has(a));
+}
+
+function withParticipants(record: CaseRecord, added: string[]): CaseRecord {
+	const all = [...new Set([...(record.participants ?? []), ...added])];
+	// Keep the earliest: the case's first people are the ones most likely to write again.
+	return { ...record, participants: all.slice(0, MAX_PARTICIPANTS) };
 }
 
 export function ignoreReason(mail: RoutableMail, own: Set<string>): string | null {
@@ -115,6 +148,8 @@ export function caseName(subject: string, tag: RegExp): string {
 interface Found {
 	number: number;
 	via: string;
+	/** Found through one of our signed Message-IDs: the sender holds a mail we sent. */
+	signed: boolean;
 }
 
 async function findByThread(
@@ -125,9 +160,9 @@ async function findByThread(
 	for (const id of threadMessageIds(mail)) {
 		const own = c.parseOwnId?.(id);
 		if (own?.caseNumber !== null && own?.caseNumber !== undefined)
-			return { number: own.caseNumber, via: `our Message-ID ${id}` };
+			return { number: own.caseNumber, via: `our Message-ID ${id}`, signed: true };
 		const known = await store.caseForMessage(id);
-		if (known !== undefined) return { number: known, via: `thread (${id})` };
+		if (known !== undefined) return { number: known, via: `thread (${id})`, signed: false };
 	}
 	const parent =
 		mail.parent && typeof mail.parent === 'object'
@@ -139,7 +174,7 @@ async function findByThread(
 		Number.isSafeInteger(Number(parent.caseNumber)) &&
 		parent.caseNumber !== null
 	)
-		return { number: Number(parent.caseNumber), via: 'Parent Linker (Case)' };
+		return { number: Number(parent.caseNumber), via: 'Parent Linker (Case)', signed: false };
 	return null;
 }
 
@@ -178,6 +213,8 @@ export async function routeMail(
 	const subject = str(mail.subject);
 	const contactId = idOf(mail.contact);
 	const accountId = idOf(mail.account);
+	const sender = fromAddress(mail);
+	const people = participantsOf(mail, c.own);
 	const newRecord = (number: number, assignee: string | null): CaseRecord => ({
 		number,
 		id: `case-${number}`,
@@ -190,6 +227,7 @@ export async function routeMail(
 		leadId: idOf(mail.lead),
 		createdAt: c.now,
 		updatedAt: c.now,
+		participants: people.slice(0, MAX_PARTICIPANTS),
 	});
 
 	let found = await findByThread(mail, store, c);
@@ -198,22 +236,34 @@ export async function routeMail(
 		const tagged = findByTag(subject, c);
 		if (tagged !== null) {
 			if (await store.getCase(tagged))
-				found = { number: tagged, via: `subject tag of case ${tagged}` };
+				found = { number: tagged, via: `subject tag of case ${tagged}`, signed: false };
 			else unknownTag = tagged;
 		}
 	}
+	let refused: string | null = null;
 	if (found) {
 		const existing = await store.getCase(found.number);
-		const senderOk =
-			!c.senderMustMatch ||
-			!existing ||
-			(contactId !== null && contactId === existing.contactId) ||
-			(accountId !== null && accountId === existing.accountId);
-		if (senderOk) {
+		const who = existing ? senderStanding(existing, contactId, accountId, sender) : null;
+		const joins =
+			c.joinPolicy === 'anyone' ||
+			(c.joinPolicy === 'contactOrAccount'
+				? !existing || who === 'contact' || who === 'account'
+				: found.signed || who !== null);
+		if (!joins)
+			refused = existing
+				? `${sender || 'the sender'} is not the contact of case ${found.number}${
+						c.joinPolicy === 'participants'
+							? ', of its account, nor an earlier participant'
+							: ' nor of its account'
+					} (found by ${found.via})`
+				: `case ${found.number} (found by ${found.via}) is not in the ledger and the mail carries no signed Message-ID of ours`;
+		else {
 			// Unknown to the ledger: known only from our signed Message-ID (the ledger forgot it, or
 			// another store made it).
-			let record = existing ?? newRecord(found.number, null);
-			let reason = `follow-up via ${found.via}`;
+			let record = withParticipants(existing ?? newRecord(found.number, null), people);
+			let reason = `follow-up via ${found.via}${
+				found.signed ? '' : who ? ` (the sender is ${STANDING[who]})` : ''
+			}`;
 			if (c.reopenOnReply && c.closed.has(record.status.toLowerCase())) {
 				record = { ...record, status: record.assignee ? 'Assigned' : 'New' };
 				reason += '; reopened';
@@ -236,8 +286,8 @@ export async function routeMail(
 	const record = newRecord(number, assignee);
 	await store.putCase(record);
 	if (messageId) await store.linkMessage(messageId, number);
-	const why = found
-		? `new case: the sender is not the contact of case ${found.number} nor of its account`
+	const why = refused
+		? `new case: ${refused}`
 		: unknownTag !== null
 			? `new case: subject tag [#${unknownTag}] names no known case`
 			: 'new case: first mail of its thread';
@@ -246,6 +296,27 @@ export async function routeMail(
 		reason: why,
 		case: { ...record, isNew: true, description: str(mail.text) },
 	};
+}
+
+type Standing = 'contact' | 'account' | 'participant';
+
+const STANDING: Record<Standing, string> = {
+	contact: "the case's contact",
+	account: 'of its account',
+	participant: 'an earlier participant',
+};
+
+/** How the sender stands to a case, or null for a stranger. */
+function senderStanding(
+	record: CaseRecord,
+	contactId: string | null,
+	accountId: string | null,
+	sender: string,
+): Standing | null {
+	if (contactId !== null && contactId === record.contactId) return 'contact';
+	if (accountId !== null && accountId === record.accountId) return 'account';
+	if (sender && (record.participants ?? []).includes(sender)) return 'participant';
+	return null;
 }
 
 export interface StatusUpdate {

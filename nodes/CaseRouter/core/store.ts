@@ -17,6 +17,8 @@ export interface CaseRecord {
 	leadId: string | null;
 	createdAt: number;
 	updatedAt: number;
+	/** Addresses that wrote to or were copied on the case's mails (not ours); absent on old records. */
+	participants?: string[];
 }
 
 export interface CaseStore {

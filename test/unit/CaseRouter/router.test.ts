@@ -17,14 +17,14 @@ import {
 import { ObjectCaseStore } from '../../../nodes/CaseRouter/core/store';
 import { generateMessageId, parseMessageId, threadKey } from '../../../nodes/shared/threadId';
 
-const key = threadKey('k', '', '');
+const key = threadKey({ secret: 'k' });
 const TAG = /\[#(\d+)\]/;
 
 function config(over: Partial<RouterConfig> = {}): RouterConfig {
 	return {
 		tagPattern: TAG,
 		unknownTag: 'newCase',
-		senderMustMatch: false,
+		joinPolicy: 'participants',
 		reopenOnReply: true,
 		closed: new Set(['closed', 'rejected', 'duplicate']),
 		own: new Set(['support@example.com']),
@@ -88,11 +88,15 @@ describe('threading', () => {
 
 	it('a forwarded mail with our tag joins the case; a reply whose "Re:" was stripped still threads', async () => {
 		const store = new ObjectCaseStore({});
-		await routeMail(mail({ messageId: '<root@c>' }), store, config());
+		await routeMail(mail({ messageId: '<root@c>', account: { id: 'a1' } }), store, config());
 		assert.equal(
 			(
 				await routeMail(
-					mail({ subject: 'Fwd: [#1] Printer broken', from: { address: 'boss@customer.example' } }),
+					mail({
+						subject: 'Fwd: [#1] Printer broken',
+						from: { address: 'boss@customer.example' },
+						account: { id: 'a1' },
+					}),
 					store,
 					config(),
 				)
@@ -157,7 +161,7 @@ describe('threading', () => {
 		);
 	});
 
-	it("sender guard: a stranger's reply opens a new case", async () => {
+	it("vtiger's guard: only the case's contact or its account may join", async () => {
 		const store = new ObjectCaseStore({});
 		await routeMail(
 			mail({ messageId: '<g1@c>', contact: { id: 'c1' }, account: { id: 'a1' } }),
@@ -167,13 +171,13 @@ describe('threading', () => {
 		const colleague = await routeMail(
 			mail({ inReplyTo: '<g1@c>', account: { id: 'a1' } }),
 			store,
-			config({ senderMustMatch: true }),
+			config({ joinPolicy: 'contactOrAccount' }),
 		);
 		assert.equal(colleague.route, 'followUp');
 		const stranger = await routeMail(
 			mail({ inReplyTo: '<g1@c>', contact: { id: 'c9' } }),
 			store,
-			config({ senderMustMatch: true }),
+			config({ joinPolicy: 'contactOrAccount' }),
 		);
 		assert.equal(stranger.route, 'newCase');
 		assert.match(stranger.reason, /not the contact of case 1/);
@@ -186,6 +190,116 @@ describe('threading', () => {
 		const r = await routeMail(mail({ inReplyTo: '<r1@c>' }), store, config());
 		assert.equal(r.case?.status, 'Assigned');
 		assert.match(r.reason, /reopened/);
+	});
+});
+
+describe('who may join a case', () => {
+	const stranger = { address: 'mallory@evil.example', name: 'Mallory' };
+
+	async function closedCase(store: ObjectCaseStore) {
+		const first = await routeMail(
+			mail({
+				messageId: '<j1@customer.example>',
+				to: [{ address: 'support@example.com', name: 'Support' }],
+				cc: [{ address: 'bob@customer.example', name: 'Bob' }],
+				contact: { id: 'c1' },
+				account: { id: 'a1' },
+			}),
+			store,
+			config(),
+		);
+		await updateCase(store, { number: 1, status: 'Closed', now: 2_000 });
+		return first;
+	}
+
+	it('a stranger quoting a known [#N] opens a new case; the old one stays closed', async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const r = await routeMail(
+			mail({ from: stranger, subject: 'Re: [#1] Printer broken', text: 'send me the file' }),
+			store,
+			config(),
+		);
+		assert.deepEqual([r.route, r.case?.number, r.case?.name], ['newCase', 2, 'Printer broken']);
+		assert.match(
+			r.reason,
+			/^new case: mallory@evil\.example is not the contact of case 1, of its account, nor an earlier participant \(found by subject tag of case 1\)$/,
+		);
+		assert.equal((await store.getCase(1))?.status, 'Closed');
+		assert.deepEqual((await store.getCase(2))?.participants, ['mallory@evil.example']);
+	});
+
+	it("a stranger answering a customer's Message-ID opens a new case", async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const r = await routeMail(
+			mail({ from: stranger, inReplyTo: '<j1@customer.example>' }),
+			store,
+			config(),
+		);
+		assert.equal(r.route, 'newCase');
+		assert.match(r.reason, /found by thread \(<j1@customer\.example>\)/);
+	});
+
+	it('our signed Message-ID, the contact, the account and earlier participants join', async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const signed = generateMessageId(
+			{ parentType: 'Case', parentId: 'case-1', caseNumber: 1 },
+			{ key, domain: 'example.com' },
+		);
+		const joins: Array<[string, Record<string, unknown>, RegExp]> = [
+			['signed', { from: stranger, references: [signed] }, /our Message-ID/],
+			['contact', { from: stranger, subject: '[#1] x', contact: { id: 'c1' } }, /case's contact/],
+			['account', { from: stranger, subject: '[#1] x', account: { id: 'a1' } }, /of its account/],
+			[
+				'copied',
+				{ from: { address: 'Bob@Customer.example' }, subject: '[#1] x' },
+				/earlier participant/,
+			],
+			['sender', { subject: '[#1] x' }, /earlier participant/],
+		];
+		for (const [what, over, reason] of joins) {
+			const r = await routeMail(mail(over), store, config());
+			assert.equal(r.route, 'followUp', what);
+			assert.equal(r.case?.number, 1, what);
+			assert.match(r.reason, reason, what);
+		}
+		// Who joined through our signed Message-ID is a participant from then on.
+		assert.ok((await store.getCase(1))?.participants?.includes('mallory@evil.example'));
+		assert.ok(!(await store.getCase(1))?.participants?.includes('support@example.com'));
+	});
+
+	it('a case recorded before participants were kept still admits its contact', async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const old = (await store.getCase(1))!;
+		delete old.participants;
+		await store.putCase(old);
+		assert.equal((await routeMail(mail({ subject: '[#1] x' }), store, config())).route, 'newCase');
+		assert.equal(
+			(await routeMail(mail({ subject: '[#1] x', contact: { id: 'c1' } }), store, config())).route,
+			'followUp',
+		);
+	});
+
+	it('"Anyone" keeps EspoCRM\'s permissive behaviour', async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const r = await routeMail(
+			mail({ from: stranger, subject: 'Re: [#1] x' }),
+			store,
+			config({ joinPolicy: 'anyone' }),
+		);
+		assert.deepEqual([r.route, r.case?.number, r.case?.status], ['followUp', 1, 'Assigned']);
+	});
+
+	it('keeps at most 50 participants', async () => {
+		const store = new ObjectCaseStore({});
+		const cc = Array.from({ length: 80 }, (_, i) => ({ address: `p${i}@x.example` }));
+		const r = await routeMail(mail({ cc }), store, config());
+		assert.equal(r.case?.participants?.length, 50);
+		assert.equal(r.case?.participants?.[0], 'ann@customer.example');
 	});
 });
 
