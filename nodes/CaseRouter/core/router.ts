@@ -243,7 +243,14 @@ export async function routeMail(
 	let refused: string | null = null;
 	if (found) {
 		const existing = await store.getCase(found.number);
-		const who = existing ? senderStanding(existing, contactId, accountId, sender) : null;
+		// The Parent Linker also links through the thread, Reply-To, To and Cc: a stranger who copies
+		// a customer, or answers one of the customer's mails, gets that customer's contact. Only a
+		// contact or account found by the sender's own From address vouches for the sender.
+		const via = parentVia(mail);
+		const bySender = via === null || via === 'from';
+		const who = existing
+			? senderStanding(existing, bySender ? contactId : null, bySender ? accountId : null, sender)
+			: null;
 		const joins =
 			c.joinPolicy === 'anyone' ||
 			(c.joinPolicy === 'contactOrAccount'
@@ -296,6 +303,15 @@ export async function routeMail(
 		reason: why,
 		case: { ...record, isNew: true, description: str(mail.text) },
 	};
+}
+
+/** How the Parent Linker found the mail's records (`parent.via`), or null when it did not say. */
+function parentVia(mail: RoutableMail): string | null {
+	const via =
+		mail.parent && typeof mail.parent === 'object'
+			? (mail.parent as { via?: unknown }).via
+			: undefined;
+	return typeof via === 'string' ? via : null;
 }
 
 type Standing = 'contact' | 'account' | 'participant';

@@ -270,6 +270,24 @@ describe('who may join a case', () => {
 		assert.ok(!(await store.getCase(1))?.participants?.includes('support@example.com'));
 	});
 
+	it("the Parent Linker's contact vouches for the sender only when found by the sender's From", async () => {
+		const store = new ObjectCaseStore({});
+		await closedCase(store);
+		const linked = (via: string) => ({
+			from: stranger,
+			subject: '[#1] x',
+			contact: { id: 'c1' },
+			account: { id: 'a1' },
+			parent: { type: 'Account', id: 'a1', via },
+		});
+		for (const via of ['cc', 'to', 'replyTo', 'thread']) {
+			const r = await routeMail(mail(linked(via)), store, config());
+			assert.equal(r.route, 'newCase', via);
+		}
+		const r = await routeMail(mail(linked('from')), store, config());
+		assert.deepEqual([r.route, r.case?.number], ['followUp', 1]);
+	});
+
 	it('a case recorded before participants were kept still admits its contact', async () => {
 		const store = new ObjectCaseStore({});
 		await closedCase(store);
