@@ -65,7 +65,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'Support <support@example.com>',
 				description:
-					"Must be allowed by the SMTP credential. Empty: the credential's default From.",
+					"Exactly one address, allowed by the SMTP credential. Empty: the credential's default From.",
 			},
 			{
 				displayName: 'To',
@@ -74,7 +74,8 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'customer@example.org',
 				displayOptions: { show: { mode: ['send'] } },
-				description: 'Comma-separated addresses',
+				description:
+					'Comma-separated addresses. An item with one that is not a clean address is not sent (Not Sent, INVALID_RECIPIENT).',
 			},
 			{
 				displayName: 'Cc',

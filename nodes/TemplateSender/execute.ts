@@ -16,15 +16,16 @@ import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
 import {
-	bareAddress,
-	fromNotAllowed,
-	isFromAllowed,
+	addressSet,
+	parseAddresses,
+	senderOf,
 	smtpThreadKey,
 	toSmtpCredentials,
+	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
-import { addressList, incoming, templateContext } from './core/context';
+import { incoming, templateContext } from './core/context';
 import { loopGuard } from './core/loopGuard';
 import { optOutUrl } from './core/optOut';
 import {
@@ -148,29 +149,45 @@ async function run(
 			try {
 				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
 				const mail = incoming(json);
-				const own = new Set(
-					[
-						...addressList(o.ownAddresses ?? ''),
-						creds.defaultFrom,
-						creds.user,
-						...creds.allowedFrom.filter((a) => !a.includes('*')),
-					]
-						.filter(Boolean)
-						.map((a) => bareAddress(a)),
+				const own = addressSet(
+					o.ownAddresses ?? '',
+					creds.defaultFrom,
+					creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
 				);
+				own.add(creds.user.toLowerCase());
 
-				// Recipients.
+				// Recipients: parsed once; the header and the envelope get these same mailboxes.
+				const invalid: string[] = [];
+				const recipients = (value: unknown, where: string): Mailbox[] => {
+					const parsed = parseAddresses(value);
+					for (const bad of parsed.invalid) invalid.push(`${where}: ${JSON.stringify(bad)}`);
+					return parsed.mailboxes;
+				};
 				const replyTo = replyRecipient(mail);
 				const to =
-					mode === 'send' || o.toOverride
-						? addressList(mode === 'send' ? this.getNodeParameter('to', i, '') : o.toOverride)
-						: replyTo
-							? [
-									replyTo.name
-										? `"${replyTo.name.replace(/"/g, '')}" <${replyTo.address}>`
-										: replyTo.address,
-								]
-							: [];
+					mode === 'send'
+						? recipients(this.getNodeParameter('to', i, ''), 'To')
+						: o.toOverride
+							? recipients(o.toOverride, 'Reply To Instead')
+							: replyTo
+								? recipients(
+										replyTo,
+										mail.replyTo.length ? "the mail's Reply-To" : "the mail's From",
+									)
+								: [];
+				const cc =
+					mode === 'send'
+						? recipients(this.getNodeParameter('cc', i, ''), 'Cc')
+						: recipients(o.cc ?? '', 'Cc (Reply Modes)');
+				const bcc =
+					mode === 'send'
+						? recipients(this.getNodeParameter('bcc', i, ''), 'Bcc')
+						: recipients(o.bcc ?? '', 'Bcc (Reply Modes)');
+				if (invalid.length) {
+					// Never sent to part of the list, nor elsewhere: the whole item stays unsent.
+					skip('INVALID_RECIPIENT', `not one clean address each: ${invalid.join('; ')}`);
+					continue;
+				}
 				if (to.length === 0) {
 					skip(
 						'NO_RECIPIENT',
@@ -178,11 +195,12 @@ async function run(
 					);
 					continue;
 				}
-				const primary = bareAddress(to[0]);
+				const primary = to[0].address.toLowerCase();
 
 				if (mode === 'autoReply') {
 					const verdict = loopGuard({
 						from: mail.from?.address ?? null,
+						replyTo: mail.replyTo.map((a) => a.address),
 						headers: (json.headers && typeof json.headers === 'object'
 							? json.headers
 							: {}) as Record<string, string>,
@@ -200,8 +218,8 @@ async function run(
 						continue;
 					}
 				}
-				const optedOut = new Set(addressList(o.optOutList ?? []).map(bareAddress));
-				const stopped = to.map(bareAddress).filter((a) => optedOut.has(a));
+				const optedOut = addressSet(o.optOutList ?? []);
+				const stopped = to.map((a) => a.address.toLowerCase()).filter((a) => optedOut.has(a));
 				if (stopped.length) {
 					skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 					continue;
@@ -227,13 +245,8 @@ async function run(
 					continue;
 				}
 
-				const from =
-					(this.getNodeParameter('from', i, '') as string).trim() ||
-					creds.defaultFrom ||
-					creds.user;
-				if (!isFromAllowed(creds, from)) throw fromNotAllowed(creds, from);
-				const fromAddress = bareAddress(from);
-				const fromName = /^\s*"?([^"<]*)"?\s*</.exec(from)?.[1].trim() ?? '';
+				const from = senderOf(creds, this.getNodeParameter('from', i, '') as string);
+				const fromAddress = from.address;
 
 				let templates = compiled.get(templateId);
 				if (!templates) {
@@ -250,7 +263,7 @@ async function run(
 					name: replyTo && mode !== 'send' ? replyTo.name : '',
 				};
 				const optOut = o.optOutBaseUrl ? optOutUrl(o.optOutBaseUrl, key, primary) : null;
-				const sender = { address: fromAddress, name: o.userName || fromName };
+				const sender = { address: fromAddress, name: o.userName || from.name };
 				const date = new Date(now);
 				const htmlContext = templateContext(json, recipient, sender, optOut, true, date);
 				const textContext = templateContext(json, recipient, sender, optOut, false, date);
@@ -306,7 +319,10 @@ async function run(
 					{ key, domain: fromAddress.split('@')[1] ?? 'localhost' },
 				);
 				const attachments = [];
-				for (const property of addressList(o.attachments ?? '')) {
+				for (const property of String(o.attachments ?? '')
+					.split(/[,;]/)
+					.map((p) => p.trim())
+					.filter(Boolean)) {
 					const binary = this.helpers.assertBinaryData(i, property);
 					attachments.push({
 						filename: binary.fileName ?? property,
@@ -314,14 +330,6 @@ async function run(
 						content: await this.helpers.getBinaryDataBuffer(i, property),
 					});
 				}
-				const cc =
-					mode === 'send'
-						? addressList(this.getNodeParameter('cc', i, ''))
-						: addressList(o.cc ?? '');
-				const bcc =
-					mode === 'send'
-						? addressList(this.getNodeParameter('bcc', i, ''))
-						: addressList(o.bcc ?? '');
 				const outgoing: OutgoingMail = {
 					from,
 					to,
@@ -346,7 +354,7 @@ async function run(
 					try {
 						delivered = await delivery.send(raw, {
 							from: fromAddress,
-							to: [...to, ...cc, ...bcc].map(bareAddress),
+							to: [...to, ...cc, ...bcc].map((a) => a.address),
 						});
 					} catch (error) {
 						if (mode === 'autoReply') forgetReply(state, primary, now);
@@ -370,10 +378,10 @@ async function run(
 							...json,
 							sent: {
 								messageId,
-								from,
-								to,
-								cc,
-								bcc,
+								from: fromAddress,
+								to: to.map((a) => a.address),
+								cc: cc.map((a) => a.address),
+								bcc: bcc.map((a) => a.address),
 								subject: composed.subject,
 								inReplyTo: composed.inReplyTo,
 								response: delivered.response,

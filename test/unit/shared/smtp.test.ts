@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { domainToASCII } from 'node:url';
 import fc from 'fast-check';
+import { simpleParser } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
 
-import { redact } from '../../../nodes/shared/errors';
-import { describeSmtpError, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
+import { isCrmEmailError, redact } from '../../../nodes/shared/errors';
+import {
+	describeSmtpError,
+	isFromAllowed,
+	parseAddresses,
+	senderOf,
+	toSmtpCredentials,
+} from '../../../nodes/shared/transport/smtp';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -66,6 +75,128 @@ describe('redaction of secrets echoed by a server', () => {
 				},
 			),
 			{ numRuns: 2_000 },
+		);
+	});
+});
+
+describe('addresses: one parser for checking and sending', () => {
+	const sink = toSmtpCredentials({
+		host: 'h',
+		user: 'sender',
+		allowedFrom: 'support@example.com, *@help.example.com',
+		defaultFrom: 'Example Support <support@example.com>',
+	});
+
+	it('an address hidden behind an allowed one is the one checked, and refused', () => {
+		// nodemailer reads the first <…> as the address (the rest becomes the name): so do we.
+		assert.throws(
+			() => senderOf(sink, 'Boss <ceo@bank.example> <support@example.com>'),
+			(e: unknown) =>
+				isCrmEmailError(e) &&
+				e.code === 'FROM_NOT_ALLOWED' &&
+				/"ceo@bank\.example"/.test(e.message),
+		);
+		assert.throws(
+			() => senderOf(sink, 'support@example.com <ceo@bank.example>'),
+			(e: unknown) => isCrmEmailError(e) && e.code === 'FROM_NOT_ALLOWED',
+		);
+	});
+
+	it('a From with several addresses, none, or an unclean one is refused naming the parameter', () => {
+		for (const [from, found] of [
+			['"X" <ceo@bank.example>, <support@example.com>', '2 addresses'],
+			['Support', 'not a clean address'],
+			[',', 'no address'],
+			['undisclosed-recipients:;', 'not a clean address'],
+			['g: support@example.com;', 'not a clean address'],
+			['a@x>, <support@example.com', 'not a clean address'],
+			['.support@example.com', 'not a clean address'],
+		] as const) {
+			assert.throws(
+				() => senderOf(sink, from),
+				(e: unknown) =>
+					isCrmEmailError(e) &&
+					e.code === 'CONFIG_INVALID' &&
+					e.message.startsWith('From must be exactly one address') &&
+					e.message.includes(found),
+				from,
+			);
+		}
+		assert.deepEqual(senderOf(sink, ''), {
+			name: 'Example Support',
+			address: 'support@example.com',
+		});
+		// The host as nodemailer writes it (lower case, IDN as punycode), so the envelope agrees.
+		assert.deepEqual(senderOf(sink, 'Desk <Desk@Help.Example.com>'), {
+			name: 'Desk',
+			address: 'Desk@help.example.com',
+		});
+		assert.deepEqual(parseAddresses('jörg@bücher.example').mailboxes, [
+			{ name: '', address: 'jörg@xn--bcher-kva.example' },
+		]);
+		assert.equal(parseAddresses('a@28').invalid.length, 1);
+	});
+
+	it('recipients: clean mailboxes, and every entry that is not one listed as invalid', () => {
+		assert.deepEqual(parseAddresses('a@x>, <victim@y.example'), {
+			mailboxes: [{ name: '', address: 'victim@y.example' }],
+			invalid: ['a@x>'],
+		});
+		assert.deepEqual(
+			parseAddresses([
+				'"Smith, Ann" <ann@x.example>; b@y.example',
+				{ address: 'c@z.example', name: 'C \\' },
+			]),
+			{
+				mailboxes: [
+					{ name: 'Smith, Ann', address: 'ann@x.example' },
+					{ name: '', address: 'b@y.example' },
+					{ name: 'C \\', address: 'c@z.example' },
+				],
+				invalid: [],
+			},
+		);
+		assert.deepEqual(parseAddresses({ address: 'a@x.example>, <v@y.example', name: '' }).invalid, [
+			'a@x.example>, <v@y.example',
+		]);
+		// A header injection parses as a group whose name swallowed the first address: refused.
+		assert.deepEqual(parseAddresses('a@x.example\r\nBcc: v@y.example'), {
+			mailboxes: [],
+			invalid: ['a@x.example Bcc: …;'],
+		});
+	});
+
+	it('whatever From says, the header nodemailer writes carries the address that was checked (property)', async () => {
+		const word = fc.stringMatching(/^[\w.+-]{1,8}$/);
+		const piece = fc.oneof(
+			fc.constantFrom('<', '>', '"', '\\', ',', ';', ':', '(', ')', ' ', '@', '\r\n', 'é'),
+			fc.constantFrom('ceo@bank.example', 'support@example.com', 'desk@help.example.com'),
+			word,
+		);
+		await fc.assert(
+			fc.asyncProperty(fc.array(piece, { maxLength: 12 }), async (parts) => {
+				const from = parts.join('');
+				let sender;
+				try {
+					sender = senderOf(sink, from);
+				} catch (error) {
+					return (
+						isCrmEmailError(error) && ['FROM_NOT_ALLOWED', 'CONFIG_INVALID'].includes(error.code)
+					);
+				}
+				assert.ok(isFromAllowed(sink, sender.address));
+				const raw = await new Promise<Buffer>((resolve, reject) =>
+					new MailComposer({ from: sender, to: 'x@y.example', subject: 's', text: 't' })
+						.compile()
+						.build((e, r) => (e ? reject(e) : resolve(r))),
+				);
+				const parsed = await simpleParser(raw);
+				const [local, host] = String(parsed.from?.value[0].address).split(/@(?=[^@]*$)/);
+				return (
+					parsed.from?.value.length === 1 && `${local}@${domainToASCII(host)}` === sender.address
+				);
+			}),
+			{ numRuns: 300 },
 		);
 	});
 });
