@@ -39,6 +39,7 @@ import {
 import {
 	compileTemplate,
 	escapeHtml,
+	literalTemplate,
 	type CompiledTemplate,
 	type UnknownPlaceholders,
 } from './core/template';
@@ -79,16 +80,43 @@ interface Templates {
 	text: CompiledTemplate | null;
 }
 
+interface TemplateSource {
+	text: string;
+	/** Set by an n8n expression: its result is data, sent as it is, never compiled. */
+	literal: boolean;
+}
+
+/**
+ * A template parameter. In fixed mode it is the admin's template. As an n8n expression
+ * (`=Re: {{ $json.subject }}`), n8n has already put item data into it, a customer's subject
+ * included: compiling that would let a mail run Handlebars (`{{#each this}}` mails every field of
+ * the item to its sender), so it is taken literally.
+ */
+function templateSource(ctx: IExecuteFunctions, name: string, i: number): TemplateSource {
+	const raw = ctx.getNodeParameter(name, i, '', { rawExpressions: true });
+	return {
+		text: ctx.getNodeParameter(name, i, '') as string,
+		literal: typeof raw === 'string' && raw.startsWith('='),
+	};
+}
+
+function compileOne(
+	source: TemplateSource,
+	o: { where: string; html: boolean; unknown: UnknownPlaceholders },
+): CompiledTemplate {
+	return source.literal ? literalTemplate(source.text) : compileTemplate(source.text, o);
+}
+
 function compileAll(
-	subject: string,
-	html: string,
-	text: string,
+	subject: TemplateSource,
+	html: TemplateSource,
+	text: TemplateSource,
 	unknown: UnknownPlaceholders,
 ): Templates {
 	return {
-		subject: compileTemplate(subject, { where: 'Subject', html: false, unknown }),
-		html: html ? compileTemplate(html, { where: 'HTML Body', html: true, unknown }) : null,
-		text: text ? compileTemplate(text, { where: 'Text Body', html: false, unknown }) : null,
+		subject: compileOne(subject, { where: 'Subject', html: false, unknown }),
+		html: html.text ? compileOne(html, { where: 'HTML Body', html: true, unknown }) : null,
+		text: text.text ? compileOne(text, { where: 'Text Body', html: false, unknown }) : null,
 	};
 }
 
@@ -225,16 +253,18 @@ async function run(
 					continue;
 				}
 
-				const subjectSource = this.getNodeParameter('subject', i, '') as string;
-				const htmlSource = this.getNodeParameter('bodyHtml', i, '') as string;
-				const textSource = this.getNodeParameter('bodyText', i, '') as string;
-				if (!htmlSource && !textSource)
+				const subjectSource = templateSource(this, 'subject', i);
+				const htmlSource = templateSource(this, 'bodyHtml', i);
+				const textSource = templateSource(this, 'bodyText', i);
+				if (!htmlSource.text && !textSource.text)
 					throw new CrmEmailError(
 						'CONFIG_INVALID',
 						'HTML Body and Text Body are both empty: write at least one',
 					);
 				const templateId = createHash('sha256')
-					.update(`${o.unknownPlaceholders}\0${subjectSource}\0${htmlSource}\0${textSource}`)
+					.update(
+						`${o.unknownPlaceholders}\0${subjectSource.text}\0${htmlSource.text}\0${textSource.text}`,
+					)
 					.digest('base64url');
 				const oneOffKey = `${o.oneOffKey || templateId.slice(0, 16)}|${primary}`;
 				if (o.oneOff && state.oneOff[oneOffKey]) {
@@ -248,7 +278,10 @@ async function run(
 				const from = senderOf(creds, this.getNodeParameter('from', i, '') as string);
 				const fromAddress = from.address;
 
-				let templates = compiled.get(templateId);
+				// templateId stays the texts' hash (stored one-off keys use it); the cache key adds
+				// which fields are literal.
+				const compiledKey = `${templateId}|${+subjectSource.literal}${+htmlSource.literal}${+textSource.literal}`;
+				let templates = compiled.get(compiledKey);
 				if (!templates) {
 					templates = compileAll(
 						subjectSource,
@@ -256,7 +289,7 @@ async function run(
 						textSource,
 						o.unknownPlaceholders ?? 'keep',
 					);
-					compiled.set(templateId, templates);
+					compiled.set(compiledKey, templates);
 				}
 				const recipient = {
 					address: primary,
