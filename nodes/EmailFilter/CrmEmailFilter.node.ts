@@ -235,7 +235,7 @@ export class CrmEmailFilter implements INodeType {
 						default: 100,
 						typeOptions: { minValue: 1 },
 						description:
-							'A regex test on one mail that takes longer is stopped and counts as no match (protects against crafted mail)',
+							'Time all regex tests on one mail may take together; a test still running then is stopped, later ones are not run, and both count as no match (protects against crafted mail)',
 					},
 				],
 			},

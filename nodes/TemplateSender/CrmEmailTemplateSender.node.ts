@@ -65,7 +65,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'Support <support@example.com>',
 				description:
-					"Must be allowed by the SMTP credential. Empty: the credential's default From.",
+					"Exactly one address, allowed by the SMTP credential. Empty: the credential's default From.",
 			},
 			{
 				displayName: 'To',
@@ -74,7 +74,8 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'customer@example.org',
 				displayOptions: { show: { mode: ['send'] } },
-				description: 'Comma-separated addresses',
+				description:
+					'Comma-separated addresses. An item with one that is not a clean address is not sent (Not Sent, INVALID_RECIPIENT).',
 			},
 			{
 				displayName: 'Cc',
@@ -97,7 +98,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'We received your request',
 				description:
-					'Template. In reply modes, empty means the original subject; "Re: " is added once and the case tag [#N] kept or added.',
+					'Template (fixed mode; an expression\'s result is sent as text, never as a template). In reply modes, empty means the original subject; "Re: " is added once and the case tag [#N] kept or added.',
 			},
 			{
 				displayName: 'HTML Body',
@@ -107,7 +108,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: '<p>Hello {Person.firstName},</p><p>your case {Case.number} is open.</p>',
 				description:
-					'Template: Handlebars {{…}} and EspoCRM placeholders {Account.name}; values are HTML-escaped',
+					"Template in fixed mode: Handlebars {{…}} and EspoCRM placeholders {Account.name}; values are HTML-escaped. An expression's result is used as it is, never as a template.",
 			},
 			{
 				displayName: 'Text Body',
@@ -115,7 +116,8 @@ export class CrmEmailTemplateSender implements INodeType {
 				type: 'string',
 				typeOptions: { rows: 6 },
 				default: '',
-				description: 'Template for the plain-text part',
+				description:
+					"Template for the plain-text part, in fixed mode; an expression's result is sent as text",
 			},
 			{
 				displayName: 'Append to Sent Folder',

@@ -17,14 +17,16 @@ import {
 	createSmtpPool,
 	describeSmtpError,
 	isTemporary,
+	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 
 export interface OutgoingMail {
-	from: string;
-	to: string[];
-	cc: string[];
-	bcc: string[];
+	/** Parsed mailboxes, the same the envelope is made of: nodemailer quotes the names. */
+	from: Mailbox;
+	to: Mailbox[];
+	cc: Mailbox[];
+	bcc: Mailbox[];
 	subject: string;
 	html: string;
 	text: string;

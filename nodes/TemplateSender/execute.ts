@@ -16,15 +16,16 @@ import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
 import {
-	bareAddress,
-	fromNotAllowed,
-	isFromAllowed,
+	addressSet,
+	parseAddresses,
+	senderOf,
 	smtpThreadKey,
 	toSmtpCredentials,
+	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
-import { addressList, incoming, templateContext } from './core/context';
+import { incoming, templateContext } from './core/context';
 import { loopGuard } from './core/loopGuard';
 import { optOutUrl } from './core/optOut';
 import {
@@ -38,6 +39,7 @@ import {
 import {
 	compileTemplate,
 	escapeHtml,
+	literalTemplate,
 	type CompiledTemplate,
 	type UnknownPlaceholders,
 } from './core/template';
@@ -78,16 +80,43 @@ interface Templates {
 	text: CompiledTemplate | null;
 }
 
+interface TemplateSource {
+	text: string;
+	/** Set by an n8n expression: its result is data, sent as it is, never compiled. */
+	literal: boolean;
+}
+
+/**
+ * A template parameter. In fixed mode it is the admin's template. As an n8n expression
+ * (`=Re: {{ $json.subject }}`), n8n has already put item data into it, a customer's subject
+ * included: compiling that would let a mail run Handlebars (`{{#each this}}` mails every field of
+ * the item to its sender), so it is taken literally.
+ */
+function templateSource(ctx: IExecuteFunctions, name: string, i: number): TemplateSource {
+	const raw = ctx.getNodeParameter(name, i, '', { rawExpressions: true });
+	return {
+		text: ctx.getNodeParameter(name, i, '') as string,
+		literal: typeof raw === 'string' && raw.startsWith('='),
+	};
+}
+
+function compileOne(
+	source: TemplateSource,
+	o: { where: string; html: boolean; unknown: UnknownPlaceholders },
+): CompiledTemplate {
+	return source.literal ? literalTemplate(source.text) : compileTemplate(source.text, o);
+}
+
 function compileAll(
-	subject: string,
-	html: string,
-	text: string,
+	subject: TemplateSource,
+	html: TemplateSource,
+	text: TemplateSource,
 	unknown: UnknownPlaceholders,
 ): Templates {
 	return {
-		subject: compileTemplate(subject, { where: 'Subject', html: false, unknown }),
-		html: html ? compileTemplate(html, { where: 'HTML Body', html: true, unknown }) : null,
-		text: text ? compileTemplate(text, { where: 'Text Body', html: false, unknown }) : null,
+		subject: compileOne(subject, { where: 'Subject', html: false, unknown }),
+		html: html.text ? compileOne(html, { where: 'HTML Body', html: true, unknown }) : null,
+		text: text.text ? compileOne(text, { where: 'Text Body', html: false, unknown }) : null,
 	};
 }
 
@@ -148,29 +177,45 @@ async function run(
 			try {
 				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
 				const mail = incoming(json);
-				const own = new Set(
-					[
-						...addressList(o.ownAddresses ?? ''),
-						creds.defaultFrom,
-						creds.user,
-						...creds.allowedFrom.filter((a) => !a.includes('*')),
-					]
-						.filter(Boolean)
-						.map((a) => bareAddress(a)),
+				const own = addressSet(
+					o.ownAddresses ?? '',
+					creds.defaultFrom,
+					creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
 				);
+				own.add(creds.user.toLowerCase());
 
-				// Recipients.
+				// Recipients: parsed once; the header and the envelope get these same mailboxes.
+				const invalid: string[] = [];
+				const recipients = (value: unknown, where: string): Mailbox[] => {
+					const parsed = parseAddresses(value);
+					for (const bad of parsed.invalid) invalid.push(`${where}: ${JSON.stringify(bad)}`);
+					return parsed.mailboxes;
+				};
 				const replyTo = replyRecipient(mail);
 				const to =
-					mode === 'send' || o.toOverride
-						? addressList(mode === 'send' ? this.getNodeParameter('to', i, '') : o.toOverride)
-						: replyTo
-							? [
-									replyTo.name
-										? `"${replyTo.name.replace(/"/g, '')}" <${replyTo.address}>`
-										: replyTo.address,
-								]
-							: [];
+					mode === 'send'
+						? recipients(this.getNodeParameter('to', i, ''), 'To')
+						: o.toOverride
+							? recipients(o.toOverride, 'Reply To Instead')
+							: replyTo
+								? recipients(
+										replyTo,
+										mail.replyTo.length ? "the mail's Reply-To" : "the mail's From",
+									)
+								: [];
+				const cc =
+					mode === 'send'
+						? recipients(this.getNodeParameter('cc', i, ''), 'Cc')
+						: recipients(o.cc ?? '', 'Cc (Reply Modes)');
+				const bcc =
+					mode === 'send'
+						? recipients(this.getNodeParameter('bcc', i, ''), 'Bcc')
+						: recipients(o.bcc ?? '', 'Bcc (Reply Modes)');
+				if (invalid.length) {
+					// Never sent to part of the list, nor elsewhere: the whole item stays unsent.
+					skip('INVALID_RECIPIENT', `not one clean address each: ${invalid.join('; ')}`);
+					continue;
+				}
 				if (to.length === 0) {
 					skip(
 						'NO_RECIPIENT',
@@ -178,11 +223,12 @@ async function run(
 					);
 					continue;
 				}
-				const primary = bareAddress(to[0]);
+				const primary = to[0].address.toLowerCase();
 
 				if (mode === 'autoReply') {
 					const verdict = loopGuard({
 						from: mail.from?.address ?? null,
+						replyTo: mail.replyTo.map((a) => a.address),
 						headers: (json.headers && typeof json.headers === 'object'
 							? json.headers
 							: {}) as Record<string, string>,
@@ -200,23 +246,25 @@ async function run(
 						continue;
 					}
 				}
-				const optedOut = new Set(addressList(o.optOutList ?? []).map(bareAddress));
-				const stopped = to.map(bareAddress).filter((a) => optedOut.has(a));
+				const optedOut = addressSet(o.optOutList ?? []);
+				const stopped = to.map((a) => a.address.toLowerCase()).filter((a) => optedOut.has(a));
 				if (stopped.length) {
 					skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 					continue;
 				}
 
-				const subjectSource = this.getNodeParameter('subject', i, '') as string;
-				const htmlSource = this.getNodeParameter('bodyHtml', i, '') as string;
-				const textSource = this.getNodeParameter('bodyText', i, '') as string;
-				if (!htmlSource && !textSource)
+				const subjectSource = templateSource(this, 'subject', i);
+				const htmlSource = templateSource(this, 'bodyHtml', i);
+				const textSource = templateSource(this, 'bodyText', i);
+				if (!htmlSource.text && !textSource.text)
 					throw new CrmEmailError(
 						'CONFIG_INVALID',
 						'HTML Body and Text Body are both empty: write at least one',
 					);
 				const templateId = createHash('sha256')
-					.update(`${o.unknownPlaceholders}\0${subjectSource}\0${htmlSource}\0${textSource}`)
+					.update(
+						`${o.unknownPlaceholders}\0${subjectSource.text}\0${htmlSource.text}\0${textSource.text}`,
+					)
 					.digest('base64url');
 				const oneOffKey = `${o.oneOffKey || templateId.slice(0, 16)}|${primary}`;
 				if (o.oneOff && state.oneOff[oneOffKey]) {
@@ -227,15 +275,13 @@ async function run(
 					continue;
 				}
 
-				const from =
-					(this.getNodeParameter('from', i, '') as string).trim() ||
-					creds.defaultFrom ||
-					creds.user;
-				if (!isFromAllowed(creds, from)) throw fromNotAllowed(creds, from);
-				const fromAddress = bareAddress(from);
-				const fromName = /^\s*"?([^"<]*)"?\s*</.exec(from)?.[1].trim() ?? '';
+				const from = senderOf(creds, this.getNodeParameter('from', i, '') as string);
+				const fromAddress = from.address;
 
-				let templates = compiled.get(templateId);
+				// templateId stays the texts' hash (stored one-off keys use it); the cache key adds
+				// which fields are literal.
+				const compiledKey = `${templateId}|${+subjectSource.literal}${+htmlSource.literal}${+textSource.literal}`;
+				let templates = compiled.get(compiledKey);
 				if (!templates) {
 					templates = compileAll(
 						subjectSource,
@@ -243,14 +289,14 @@ async function run(
 						textSource,
 						o.unknownPlaceholders ?? 'keep',
 					);
-					compiled.set(templateId, templates);
+					compiled.set(compiledKey, templates);
 				}
 				const recipient = {
 					address: primary,
 					name: replyTo && mode !== 'send' ? replyTo.name : '',
 				};
 				const optOut = o.optOutBaseUrl ? optOutUrl(o.optOutBaseUrl, key, primary) : null;
-				const sender = { address: fromAddress, name: o.userName || fromName };
+				const sender = { address: fromAddress, name: o.userName || from.name };
 				const date = new Date(now);
 				const htmlContext = templateContext(json, recipient, sender, optOut, true, date);
 				const textContext = templateContext(json, recipient, sender, optOut, false, date);
@@ -306,7 +352,10 @@ async function run(
 					{ key, domain: fromAddress.split('@')[1] ?? 'localhost' },
 				);
 				const attachments = [];
-				for (const property of addressList(o.attachments ?? '')) {
+				for (const property of String(o.attachments ?? '')
+					.split(/[,;]/)
+					.map((p) => p.trim())
+					.filter(Boolean)) {
 					const binary = this.helpers.assertBinaryData(i, property);
 					attachments.push({
 						filename: binary.fileName ?? property,
@@ -314,14 +363,6 @@ async function run(
 						content: await this.helpers.getBinaryDataBuffer(i, property),
 					});
 				}
-				const cc =
-					mode === 'send'
-						? addressList(this.getNodeParameter('cc', i, ''))
-						: addressList(o.cc ?? '');
-				const bcc =
-					mode === 'send'
-						? addressList(this.getNodeParameter('bcc', i, ''))
-						: addressList(o.bcc ?? '');
 				const outgoing: OutgoingMail = {
 					from,
 					to,
@@ -346,7 +387,7 @@ async function run(
 					try {
 						delivered = await delivery.send(raw, {
 							from: fromAddress,
-							to: [...to, ...cc, ...bcc].map(bareAddress),
+							to: [...to, ...cc, ...bcc].map((a) => a.address),
 						});
 					} catch (error) {
 						if (mode === 'autoReply') forgetReply(state, primary, now);
@@ -370,10 +411,10 @@ async function run(
 							...json,
 							sent: {
 								messageId,
-								from,
-								to,
-								cc,
-								bcc,
+								from: fromAddress,
+								to: to.map((a) => a.address),
+								cc: cc.map((a) => a.address),
+								bcc: bcc.map((a) => a.address),
 								subject: composed.subject,
 								inReplyTo: composed.inReplyTo,
 								response: delivered.response,

@@ -40,11 +40,27 @@ export function isCrmEmailError(error: unknown): error is CrmEmailError {
 	return error instanceof CrmEmailError;
 }
 
-/** Removes every occurrence of the given secrets from a text (server answers may echo input). */
+/**
+ * Removes every occurrence of the given secrets from a text (server answers may echo input),
+ * in clear and base64-encoded: servers echo `AUTH PLAIN` (`\0user\0password`) and `AUTH LOGIN`
+ * payloads. A base64 run that decodes to bytes containing a secret is replaced whole.
+ */
 export function redact(text: string, secrets: Array<string | undefined>): string {
+	const live = secrets.filter((s): s is string => !!s && s.length >= 3);
+	if (live.length === 0) return text;
 	let out = text;
-	for (const secret of secrets) {
-		if (secret && secret.length >= 3) out = out.split(secret).join('***');
+	for (const secret of live) out = out.split(secret).join('***');
+	const needles = live.map((s) => Buffer.from(s));
+	return out.replace(BASE64_RUN, (run) => (hidesSecret(run, needles) ? '***' : run));
+}
+
+const BASE64_RUN = /[A-Za-z0-9+/_-]{4,}={0,2}/g;
+
+function hidesSecret(run: string, needles: Buffer[]): boolean {
+	// A run glued to other text may start mid-quantum: try each of the four alignments.
+	for (let skip = 0; skip < 4 && run.length - skip >= 4; skip++) {
+		const bytes = Buffer.from(run.slice(skip), 'base64');
+		if (needles.some((n) => bytes.includes(n))) return true;
 	}
-	return out;
+	return false;
 }

@@ -1,7 +1,8 @@
 /**
  * A fake n8n execute context: input items, parameters and credentials in. getNodeParameter
  * throws on a name the node does not declare (top level), so description and code cannot drift
- * apart; parameters given as functions are evaluated per item, like n8n expressions.
+ * apart; parameters given as functions are evaluated per item, like n8n expressions, and
+ * `expression(text, value)` gives one with its text too, for `rawExpressions`.
  */
 import type {
 	IDataObject,
@@ -9,6 +10,18 @@ import type {
 	INodeExecutionData,
 	INodeTypeDescription,
 } from 'n8n-workflow';
+
+/** An n8n expression parameter: its text as stored (`={{ … }}`) and its value per item. */
+export class Expression {
+	constructor(
+		readonly text: string,
+		readonly value: (itemIndex: number) => unknown,
+	) {}
+}
+
+export function expression(text: string, value: (itemIndex: number) => unknown): Expression {
+	return new Expression(text, value);
+}
 
 export interface FakeExecuteOptions {
 	description: INodeTypeDescription;
@@ -57,11 +70,21 @@ export function fakeExecute(o: FakeExecuteOptions): FakeExecute {
 			active: o.mode !== undefined,
 		}),
 		getInputData: (input = 0) => o.inputs[input] ?? [],
-		getNodeParameter: (name: string, itemIndex: number, fallback?: unknown) => {
+		getNodeParameter: (
+			name: string,
+			itemIndex: number,
+			fallback?: unknown,
+			options?: { rawExpressions?: boolean },
+		) => {
 			if (!declared.has(name))
 				throw new Error(`getNodeParameter("${name}") is not declared by the node`);
 			const value = name in o.parameters ? o.parameters[name] : fallback;
-			return typeof value === 'function' ? (value as (i: number) => unknown)(itemIndex) : value;
+			// As n8n: rawExpressions gives the stored text, `=` first for an expression.
+			if (value instanceof Expression)
+				return options?.rawExpressions ? value.text : value.value(itemIndex);
+			if (typeof value === 'function')
+				return options?.rawExpressions ? '={{ … }}' : (value as (i: number) => unknown)(itemIndex);
+			return value;
 		},
 		getCredentials: async (name: string) => {
 			credentialsAsked.push(name);

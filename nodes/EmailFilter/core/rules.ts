@@ -3,11 +3,11 @@
  * Rules run in order; the first rule that matches decides unless it says `continue`.
  * Comparisons are case-insensitive unless a condition says otherwise (EspoCRM's case-sensitive
  * subject is a known trap). Every operator is linear in the text, except admin regexes, which run
- * under a time limit (see safeRegex).
+ * under one time budget per mail, shared by all its regex tests (see safeRegex).
  */
 import { CrmEmailError } from '../../shared/errors';
 import { compileRegex, testRegex } from '../../shared/safeRegex';
-import { globMatch } from '../../shared/glob';
+import { compileGlob, type GlobMatcher } from '../../shared/glob';
 import { htmlToText } from './html';
 
 export const FIELDS = ['from', 'to', 'cc', 'replyTo', 'subject', 'body', 'header'] as const;
@@ -73,13 +73,14 @@ export interface Decision {
 	folder: string | null;
 	markAsRead: boolean;
 	skipNotification: boolean;
-	/** Regex tests stopped at the time limit (counted as "no match"). */
+	/** Regex tests stopped, or not run, at the mail's time budget (counted as "no match"). */
 	warnings: string[];
 }
 
 interface CompiledCondition extends Condition {
 	needle: string;
 	regex: RegExp | null;
+	glob: GlobMatcher | null;
 	negative: boolean;
 }
 
@@ -91,8 +92,14 @@ export interface CompiledRule extends Omit<Rule, 'conditions'> {
 }
 
 export interface FilterOptions {
-	/** Time limit of one regex test, in milliseconds. */
+	/** Time budget of all regex tests on one mail together, in milliseconds. */
 	regexTimeoutMs: number;
+}
+
+/** What is left of a mail's regex budget. */
+interface Budget {
+	deadline: number;
+	ms: number;
 }
 
 const POSITIVE: Record<Operator, Operator> = {
@@ -155,14 +162,16 @@ export function compileRules(input: unknown): CompiledRule[] {
 				);
 			const caseSensitive = c.caseSensitive === true;
 			const where = `Rule "${name}", condition ${ci + 1}`;
+			const needle = caseSensitive ? value : value.toLowerCase();
 			return {
 				field,
 				header: header || undefined,
 				operator,
 				value,
 				caseSensitive,
-				needle: caseSensitive ? value : value.toLowerCase(),
+				needle,
 				regex: operator === 'regex' ? compileRegex(value, caseSensitive, where) : null,
+				glob: operator === 'glob' ? compileGlob(needle) : null,
 				negative: operator === 'notContains' || operator === 'notEquals',
 			};
 		});
@@ -262,7 +271,7 @@ function shorten(text: string): string {
 function testOne(
 	c: CompiledCondition,
 	candidate: string,
-	options: FilterOptions,
+	budget: Budget,
 	warnings: string[],
 	rule: string,
 ): boolean {
@@ -276,13 +285,23 @@ function testOne(
 		case 'endsWith':
 			return candidate.endsWith(c.needle);
 		case 'glob':
-			return globMatch(c.needle, candidate);
+			return (c.glob as GlobMatcher)(candidate);
 		default: {
-			const outcome = testRegex(c.regex as RegExp, candidate, options.regexTimeoutMs);
-			if (outcome.timedOut)
+			const left = Math.floor(budget.deadline - performance.now());
+			if (left < 1) {
 				warnings.push(
-					`Rule "${rule}": regex ${c.value} on ${c.field} stopped after ${options.regexTimeoutMs} ms (counted as no match)`,
+					`Rule "${rule}": regex ${c.value} on ${c.field} not run, the mail's regex time budget of ${budget.ms} ms is used up (counted as no match)`,
 				);
+				return false;
+			}
+			const outcome = testRegex(c.regex as RegExp, candidate, left);
+			if (outcome.timedOut) {
+				// Stopped means the budget is gone, whatever the clock says to the millisecond.
+				budget.deadline = 0;
+				warnings.push(
+					`Rule "${rule}": regex ${c.value} on ${c.field} stopped at the mail's regex time budget of ${budget.ms} ms (counted as no match)`,
+				);
+			}
 			return outcome.matched;
 		}
 	}
@@ -292,13 +311,13 @@ function testOne(
 function evaluateCondition(
 	c: CompiledCondition,
 	view: MailView,
-	options: FilterOptions,
+	budget: Budget,
 	warnings: string[],
 	rule: string,
 ): Reason | null {
 	// Regexes get the original text (their own flags decide case); other operators the folded one.
 	const values = view.values(c.field, c.header, c.caseSensitive === true || c.operator === 'regex');
-	const hit = values.find((v) => testOne(c, v, options, warnings, rule));
+	const hit = values.find((v) => testOne(c, v, budget, warnings, rule));
 	const holds = c.negative ? hit === undefined : hit !== undefined;
 	if (!holds) return null;
 	return {
@@ -313,14 +332,14 @@ function evaluateCondition(
 function ruleMatches(
 	rule: CompiledRule,
 	view: MailView,
-	options: FilterOptions,
+	budget: Budget,
 	warnings: string[],
 ): Reason[] | null {
 	// A rule without conditions matches every mail: a catch-all as the last rule.
 	if (rule.conditions.length === 0) return [];
 	const reasons: Reason[] = [];
 	for (const c of rule.conditions) {
-		const reason = evaluateCondition(c, view, options, warnings, rule.name);
+		const reason = evaluateCondition(c, view, budget, warnings, rule.name);
 		if (rule.match === 'any' && reason) return [reason];
 		if (rule.match === 'all') {
 			if (!reason) return null;
@@ -336,6 +355,11 @@ export function evaluate(
 	options: FilterOptions,
 ): Decision {
 	const view = new MailView(mail);
+	// One budget for the whole mail: 20 rules with a slow regex each must not cost 20 limits.
+	const budget = {
+		deadline: performance.now() + options.regexTimeoutMs,
+		ms: options.regexTimeoutMs,
+	};
 	const account = str(mail.account).trim().toLowerCase();
 	const decision: Decision = {
 		skipped: false,
@@ -348,7 +372,7 @@ export function evaluate(
 	};
 	for (const rule of rules) {
 		if (rule.accountKey && rule.accountKey !== account) continue;
-		const reasons = ruleMatches(rule, view, options, decision.warnings);
+		const reasons = ruleMatches(rule, view, budget, decision.warnings);
 		if (!reasons) continue;
 		decision.hits.push({ rule: rule.name, action: rule.action, reasons });
 		decision.rule ??= rule.name;

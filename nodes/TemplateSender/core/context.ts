@@ -2,31 +2,23 @@
  * The Template Sender's view of an incoming item: recipients, the mail it answers, and the data a
  * template sees (the item, with EspoCRM's names mapped onto it). Plain data in and out.
  */
-import { bareAddress } from '../../shared/transport/smtp';
+import { parseAddresses } from '../../shared/transport/smtp';
 import type { IncomingMail } from './compose';
 import { escapeHtml, safeHtml } from './template';
 
 type Item = Record<string, unknown>;
 
-export function addressList(value: unknown): string[] {
-	if (Array.isArray(value)) return value.flatMap(addressList);
-	if (value && typeof value === 'object') {
-		const a = (value as { address?: unknown }).address;
-		return typeof a === 'string' && a.trim() ? [a.trim()] : [];
-	}
-	if (typeof value !== 'string') return [];
-	return value
-		.split(/[,;]/)
-		.map((s) => s.trim())
-		.filter(Boolean);
-}
-
+/**
+ * One address of an item field. A string that is not one clean address is kept as given, so
+ * that sending to it is refused (INVALID_RECIPIENT) rather than falling back to another address.
+ */
 export function asAddress(value: unknown): { address: string; name: string } | null {
-	if (!value || typeof value !== 'object') {
-		return typeof value === 'string' && value.includes('@')
-			? { address: bareAddress(value), name: '' }
-			: null;
+	if (typeof value === 'string') {
+		const { mailboxes, invalid } = parseAddresses(value);
+		if (mailboxes.length === 1 && invalid.length === 0) return mailboxes[0];
+		return value.trim() ? { address: value.trim(), name: '' } : null;
 	}
+	if (!value || typeof value !== 'object') return null;
 	const v = value as { address?: unknown; name?: unknown };
 	return typeof v.address === 'string'
 		? { address: v.address, name: typeof v.name === 'string' ? v.name : '' }

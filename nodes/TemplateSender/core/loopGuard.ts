@@ -2,12 +2,15 @@
  * RFC 3834 loop guard for auto-replies: which incoming mails must never get one. Stricter than
  * EspoCRM (which only looks at Auto-Submitted and an exact X-Auto-Response-Suppress), after the
  * loops seen in the field: lists, bulk mail, Exchange's "DR, OOF, AutoReply", bounces, no-reply
- * senders, our own addresses and our own marker.
+ * senders, our own addresses (as sender or as Reply-To, where the reply would go) and our own
+ * marker.
  */
 export const LOOP_HEADER = 'x-crm-email-loop';
 
 export interface GuardInput {
 	from: string | null;
+	/** Reply-To addresses of the mail. */
+	replyTo: string[];
 	headers: Record<string, string>;
 	/** Our own addresses, lower-case. */
 	own: Set<string>;
@@ -26,7 +29,7 @@ function header(headers: Record<string, string>, name: string): string | null {
 	return typeof v === 'string' ? v.trim() : null;
 }
 
-export function loopGuard({ from, headers, own }: GuardInput): GuardVerdict {
+export function loopGuard({ from, replyTo, headers, own }: GuardInput): GuardVerdict {
 	const no = (reason: string): GuardVerdict => ({ reply: false, reason });
 	const address = from?.trim().toLowerCase() ?? '';
 	if (!address) return no('the mail has no sender address');
@@ -47,6 +50,8 @@ export function loopGuard({ from, headers, own }: GuardInput): GuardVerdict {
 	if (NO_REPLY.test(address)) return no(`no-reply or system sender ${address}`);
 	if (header(headers, 'return-path') === '<>') return no('bounce (empty Return-Path)');
 	if (own.has(address)) return no(`our own address ${address}`);
+	const ownReplyTo = replyTo.map((a) => a.trim().toLowerCase()).find((a) => own.has(a));
+	if (ownReplyTo) return no(`Reply-To is our own address ${ownReplyTo}`);
 	if (header(headers, LOOP_HEADER) !== null) return no('our own auto-reply (loop marker)');
 	return { reply: true, reason: null };
 }

@@ -4,6 +4,8 @@
  * is ever compiled; mail content enters as data, so a subject containing `{{…}}` or
  * `{Account.name}` stays literal text. Values are HTML-escaped in HTML bodies. Handlebars 4.6+
  * refuses prototype access by default, and each render uses an isolated Handlebars environment.
+ * A field set by an n8n expression holds item data n8n has put there: it is a literal, never
+ * compiled.
  */
 import Handlebars from 'handlebars';
 
@@ -90,6 +92,11 @@ export function compileTemplate(
 			}
 		},
 	};
+}
+
+/** Text that is data, not a template (an n8n expression's result): rendered as it is. */
+export function literalTemplate(text: string): CompiledTemplate {
+	return { render: () => text };
 }
 
 function templateError(where: string, error: unknown): CrmEmailError {

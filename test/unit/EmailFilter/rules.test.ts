@@ -317,7 +317,31 @@ describe('hostile input', () => {
 		// Generous bound: without the limit this runs for longer than the universe exists.
 		assert.ok(Date.now() - started < 5_000);
 		assert.equal(d.skipped, false);
-		assert.match(d.warnings[0], /Rule "Evil": regex \^\(a\+\)\+\$ on body stopped after 50 ms/);
+		assert.match(
+			d.warnings[0],
+			/Rule "Evil": regex \^\(a\+\)\+\$ on body stopped at the mail's regex time budget of 50 ms/,
+		);
+	});
+
+	it('twenty slow regexes share one time budget per mail, not one limit each', () => {
+		const body = 'a'.repeat(1_000_000) + '!';
+		const rules = compileRules(
+			Array.from({ length: 20 }, (_, k) => ({
+				name: `Evil ${k + 1}`,
+				continue: true,
+				conditions: [{ field: 'body', operator: 'regex', value: '^(a+)+$' }],
+			})),
+		);
+		const d = evaluate(rules, { text: body }, { regexTimeoutMs: 30 });
+		assert.equal(d.rule, null);
+		assert.equal(d.warnings.length, 20);
+		// The first test uses up the budget; the other 19 are not run at all.
+		assert.match(
+			d.warnings[0],
+			/Rule "Evil 1": .* stopped at the mail's regex time budget of 30 ms/,
+		);
+		for (const w of d.warnings.slice(1))
+			assert.match(w, /not run, the mail's regex time budget of 30 ms is used up/);
 	});
 
 	it('glob with many stars on a 1 MB body stays linear-ish', () => {

@@ -77,6 +77,7 @@ describe('loop guard', () => {
 		['noreply+tag sender', 'noreply+abc@shop.example', {}, 'no-reply'],
 		['do-not-reply sender', 'do-not-reply@bank.example', {}, 'no-reply'],
 		['our own address', 'Support@Example.com', {}, 'our own address'],
+		['Reply-To is our own address', 'ann@customer.example', {}, 'Reply-To is our own'],
 		[
 			'our own loop marker',
 			'ann@customer.example',
@@ -87,7 +88,10 @@ describe('loop guard', () => {
 	];
 	for (const [name, from, headers, reason] of cases)
 		it(name, () => {
-			const v = loopGuard({ from, headers, own });
+			const replyTo = name.startsWith('Reply-To')
+				? ['x@elsewhere.example', 'SUPPORT@example.com']
+				: [];
+			const v = loopGuard({ from, replyTo, headers, own });
 			if (reason === null) assert.deepEqual(v, { reply: true, reason: null });
 			else {
 				assert.equal(v.reply, false);
