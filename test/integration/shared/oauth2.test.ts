@@ -10,6 +10,7 @@
  * its own, so the file takes about as long as its slowest group.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -153,6 +154,21 @@ describe('OAuth2 sign-in against real servers', { concurrency: true }, () => {
 				const client = await signedIn(dovecot, USER, refreshed.access_token);
 				assert.ok(client.authenticated);
 				await client.logout();
+			});
+
+			it("a session the server ends (as Exchange Online ends one whose token expired): imapflow emits close, idle() returns, and byeReason holds the server's words", async () => {
+				const client = await signedIn(dovecot, USER, (await as.signIn(USER)).access_token);
+				await client.mailboxOpen('INBOX');
+				const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+				const idling = client.idle();
+				await new Promise((r) => setTimeout(r, 200));
+				const kick = spawnSync('doveadm', ['-c', dovecot.configPath, 'kick', USER]);
+				assert.equal(kick.status, 0, String(kick.stderr));
+				await closed;
+				assert.equal(await idling, false);
+				assert.equal(client.usable, false);
+				assert.equal(client.byeReason, 'Server shutting down.');
+				await assert.rejects(client.status('INBOX', { messages: true }), { code: 'NoConnection' });
 			});
 
 			it('a revoked grant: its refresh gets invalid_grant and its access token no longer signs in', async () => {
