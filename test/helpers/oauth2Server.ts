@@ -1,9 +1,8 @@
 /**
  * A local OAuth2 authorization server on 127.0.0.1 for the OAuth2 (XOAUTH2 / OAUTHBEARER) tests:
- * authorization_code and refresh_token grants (RFC 6749), token
- * introspection (RFC 7662) for Dovecot's oauth2 passdb and the SMTP test server, and
- * revocation (RFC 7009). Tokens are opaque random strings kept in memory, with a lifetime in
- * seconds set per server, so a test can wait for real expiry.
+ * authorization_code and refresh_token grants (RFC 6749), token introspection (RFC 7662) for
+ * Dovecot's oauth2 passdb and the SMTP test server, and revocation (RFC 7009). Tokens are opaque
+ * random strings kept in memory, with a lifetime in seconds, so a test can wait for real expiry.
  *
  * Why not oauth2-mock-server (the maintained package): it is stateless — introspection answers
  * `active: true` for any string, any refresh token is accepted, revocation does nothing — so the
@@ -21,7 +20,10 @@ export interface OAuth2Client {
 export interface OAuth2ServerOptions {
 	/** Lifetime of an access token in seconds (`expires_in`); 20 unless set. */
 	accessTokenTtl?: number;
-	/** Issue a new refresh token on each refresh and revoke the old one (Microsoft does). */
+	/**
+	 * Issue a new refresh token on each refresh (Microsoft hands out new ones) and make the old
+	 * one invalid at once (the strict case, as with reuse detection).
+	 */
 	rotateRefreshTokens?: boolean;
 	clients?: OAuth2Client[];
 }
@@ -193,7 +195,8 @@ export class OAuth2Server {
 		const redirectUri = q.get('redirect_uri');
 		const user = q.get('login_hint');
 		if (!client) throw new Refusal(400, 'invalid_client', 'unknown client_id');
-		if (!redirectUri) throw new Refusal(400, 'invalid_request', 'redirect_uri is required');
+		if (!redirectUri || !URL.canParse(redirectUri))
+			throw new Refusal(400, 'invalid_request', 'redirect_uri must be an absolute URL');
 		if (!user) throw new Refusal(400, 'invalid_request', 'login_hint names the user who signs in');
 		const back = new URL(redirectUri);
 		const state = q.get('state');
@@ -222,8 +225,12 @@ export class OAuth2Server {
 			const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
 			const colon = decoded.indexOf(':');
 			// RFC 6749 §2.3.1 form-encodes both parts; n8n's client does not. Either matches.
-			id = decodeURIComponent(decoded.slice(0, colon));
-			secret = decodeURIComponent(decoded.slice(colon + 1));
+			try {
+				id = decodeURIComponent(decoded.slice(0, colon));
+				secret = decodeURIComponent(decoded.slice(colon + 1));
+			} catch {
+				throw new Refusal(401, 'invalid_client', 'malformed client credentials');
+			}
 		}
 		const client = this.clients.find((c) => c.clientId === id);
 		if (!client || secret === null || !same(secret, client.clientSecret))
