@@ -14,6 +14,16 @@ export interface DovecotUser {
 	password: string;
 }
 
+export interface DovecotOptions {
+	/**
+	 * Also sign in with OAuth2 access tokens (AUTHENTICATE XOAUTH2 / OAUTHBEARER), checked by
+	 * Dovecot's oauth2 passdb at an RFC 7662 introspection endpoint (see oauth2Server.ts);
+	 * password users keep working beside it. `mechanisms`: both unless narrowed, e.g. to
+	 * xoauth2 alone as Microsoft 365 offers it.
+	 */
+	oauth2?: { introspectionUrl: string; mechanisms?: Array<'xoauth2' | 'oauthbearer'> };
+}
+
 export async function freePort(): Promise<number> {
 	return await new Promise((resolve, reject) => {
 		const srv = createServer();
@@ -39,7 +49,10 @@ export class Dovecot {
 	port = 0;
 	private child?: ChildProcess;
 
-	constructor(readonly users: DovecotUser[] = [{ user: 'support', password: 'secret' }]) {
+	constructor(
+		readonly users: DovecotUser[] = [{ user: 'support', password: 'secret' }],
+		readonly options: DovecotOptions = {},
+	) {
 		this.dir = mkdtempSync(join(tmpdir(), 'crm-email-dovecot-'));
 	}
 
@@ -61,6 +74,7 @@ export class Dovecot {
 			join(d, 'users'),
 			this.users.map((u) => `${u.user}:{PLAIN}${u.password}`).join('\n') + '\n',
 		);
+		const oauth2 = this.options.oauth2 && this.oauth2Config(this.options.oauth2);
 		writeFileSync(
 			this.configPath,
 			`base_dir = ${d}/run
@@ -69,7 +83,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${oauth2 ? ` ${oauth2.mechanisms}` : ''}
 log_path = ${d}/dovecot.log
 mail_location = maildir:${d}/mail/%u
 default_internal_user = dovecot
@@ -88,9 +102,9 @@ service imap-login {
 }
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${d}/users
+  args = scheme=PLAIN username_format=%u ${d}/users${oauth2 ? '\n  mechanisms = plain login' : ''}
 }
-userdb {
+${oauth2?.passdb ?? ''}userdb {
   driver = static
   args = uid=dovecot gid=dovecot home=${d}/mail/%u
 }
@@ -98,6 +112,33 @@ userdb {
 		);
 		this.child = spawn('dovecot', ['-F', '-c', this.configPath], { stdio: 'ignore' });
 		await this.waitUntil(true);
+	}
+
+	/** Writes the oauth2 passdb's settings; returns the config lines that use them. */
+	private oauth2Config(o: NonNullable<DovecotOptions['oauth2']>) {
+		const mechanisms = (o.mechanisms ?? ['xoauth2', 'oauthbearer']).join(' ');
+		const path = join(this.dir, 'oauth2.conf.ext');
+		// The introspection answer's `username` must equal the login name and `active` be true.
+		// No auth cache (auth_cache_size is 0 by default): every login asks the server.
+		writeFileSync(
+			path,
+			`introspection_mode = post
+introspection_url = ${o.introspectionUrl}
+username_attribute = username
+username_format = %u
+active_attribute = active
+active_value = true
+`,
+		);
+		return {
+			mechanisms,
+			passdb: `passdb {
+  driver = oauth2
+  mechanisms = ${mechanisms}
+  args = ${path}
+}
+`,
+		};
 	}
 
 	/** Stops the server; the mail folder stays, so start() brings the same mailbox back. */

@@ -6,11 +6,22 @@
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 
+import { introspectAt } from './oauth2Server';
+
 export interface Received {
 	from: string;
 	to: string[];
 	raw: Buffer;
 	parsed: ParsedMail;
+}
+
+export interface SmtpSinkOptions {
+	/**
+	 * Also accept AUTH XOAUTH2, the token checked at this RFC 7662 introspection endpoint
+	 * (see oauth2Server.ts; client credentials in the URL). A refused token gets Gmail's
+	 * answer: a 334 challenge with a JSON error, then 535 once the client answers it.
+	 */
+	oauth2?: { introspectionUrl: string };
 }
 
 export type Fault = { kind: 'reply'; code: number; message: string } | { kind: 'drop' };
@@ -35,11 +46,14 @@ export class SmtpSink {
 		},
 		/** Parse each message (tests); off for benchmarks, which only count. */
 		readonly parse = true,
+		readonly options: SmtpSinkOptions = {},
 	) {
+		const oauth2 = options.oauth2;
 		this.server = new SMTPServer({
 			secure: false,
 			disabledCommands: ['STARTTLS', ...(auth ? [] : ['AUTH'])],
 			authOptional: !auth,
+			...(oauth2 ? { authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'] } : {}),
 			allowInsecureAuth: true,
 			logger: false,
 			// No reverse DNS per connection: it would slow every new connection (and flatter pooling).
@@ -51,6 +65,21 @@ export class SmtpSink {
 			},
 			onAuth: (a, _session, cb) => {
 				this.logins.push(a.username ?? '');
+				if (a.method === 'XOAUTH2' && oauth2)
+					return void introspectAt(oauth2.introspectionUrl, a.accessToken ?? '').then(
+						(r) =>
+							r.active === true && r.username === a.username
+								? cb(null, { user: a.username })
+								: cb(null, { data: { status: '401', schemes: 'bearer', scope: 'mail' } }),
+						// The introspection endpoint is down: a temporary failure, as Gmail answers it.
+						() =>
+							cb(
+								Object.assign(
+									new Error('4.7.0 Temporary authentication failure, try again later'),
+									{ responseCode: 454 },
+								),
+							),
+					);
 				if (auth && a.username === auth.user && a.password === auth.password)
 					return cb(null, { user: a.username });
 				return cb(
