@@ -84,6 +84,15 @@ export function describeImapError(
 	const server = e.responseText ? redact(e.responseText, [creds.password]) : undefined;
 	const plain = redact(String(e.message ?? error), [creds.password]);
 	const code = e.code ?? '';
+	// RFC 5530: UNAVAILABLE is the server failing to check a login (its password or token store is
+	// down); imapflow flags it as authenticationFailed too, but the credential is not at fault.
+	if (e.serverResponseCode === 'UNAVAILABLE') {
+		return new CrmEmailError(
+			'IMAP_UNAVAILABLE',
+			`The IMAP server ${where} could not check the login for user "${creds.user}" just now: a temporary failure on the server's side, not a wrong password${server ? ` (server said: ${server})` : ''}`,
+			{ host: creds.host, port: creds.port, user: creds.user, serverResponse: server },
+		);
+	}
 	if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
 		return new CrmEmailError(
 			'IMAP_AUTH',

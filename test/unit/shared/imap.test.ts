@@ -44,6 +44,15 @@ describe('imap transport', () => {
 			{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' },
 			'IMAP_TLS',
 		],
+		[
+			'a server that cannot check logins now (not a wrong password)',
+			{
+				authenticationFailed: true,
+				serverResponseCode: 'UNAVAILABLE',
+				responseText: 'Temporary authentication failure. hunter22',
+			},
+			'IMAP_UNAVAILABLE',
+		],
 		['dns', { code: 'ENOTFOUND' }, 'IMAP_HOST_NOT_FOUND'],
 		['timeout', { code: 'CONNECT_TIMEOUT' }, 'IMAP_TIMEOUT'],
 		['folder', { mailboxMissing: true, path: 'Nope' }, 'IMAP_FOLDER_MISSING'],
