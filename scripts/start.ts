@@ -281,6 +281,12 @@ Ctrl-C stops n8n and the sandbox.`);
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+// `npm start` stopped with SIGTERM ends its shell without passing the signal on, which would leave
+// this process and its children running: stop as soon as the process that started us is gone.
+const parent = process.ppid;
+setInterval(() => {
+	if (process.ppid !== parent) void stopAll(0);
+}, 1_000).unref();
 main().catch(async (error: unknown) => {
 	console.error(error instanceof StartError ? error.message : error);
 	await stopAll(1);
