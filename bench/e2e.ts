@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { ImapFlow } from 'imapflow';
 
 import { Dovecot, makeMail } from '../test/helpers/dovecot';
-import { ensureN8n, N8n, N8N_VERSION } from '../test/helpers/n8n';
+import { ensureN8n, N8n, N8N_VERSION, packPackage } from '../test/helpers/n8n';
 import { SmtpSink } from '../test/helpers/smtp';
 
 const arg = (name: string, fallback: number) => {
@@ -213,6 +213,8 @@ async function main(): Promise<void> {
 	const n8n = new N8n(bins);
 	const rows: Row[] = [];
 	try {
+		// Installed as users install it: the npm tarball in n8n's nodes folder.
+		n8n.installPackage(packPackage(join(n8n.userFolder, 'pack')));
 		const imap = dovecot.credentials();
 		const creds = join(n8n.userFolder, 'credentials.json');
 		writeFileSync(
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
 		const ours = minimalWorkflow(
 			'benchCrmImapOnly',
 			{
-				type: 'CUSTOM.crmEmailImapTrigger',
+				type: 'n8n-nodes-crm-email.crmEmailImapTrigger',
 				typeVersion: 1,
 				parameters: { folders: ['INBOX'], fetchSince: '', afterFetch: 'nothing', batchSize: 50 },
 				credentials: { crmImapApi: { id: 'crmImapSupport', name: 'Support (IMAP)' } },
@@ -265,9 +267,9 @@ async function main(): Promise<void> {
 			'i.json.messageId',
 			url('ours'),
 		);
-		const emailToCase = N8n.forCustomLoader(
-			JSON.parse(readFileSync(join(root, 'workflows', 'email-to-case.json'), 'utf8')),
-		);
+		const emailToCase = JSON.parse(
+			readFileSync(join(root, 'workflows', 'email-to-case.json'), 'utf8'),
+		) as Record<string, unknown>;
 		emailToCase.id = 'benchEmailToCase';
 		for (const wf of [builtin, ours, emailToCase]) {
 			const path = join(n8n.userFolder, `${String(wf.id)}.json`);

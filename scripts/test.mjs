@@ -2,9 +2,9 @@
 // Runs every test tier with node's test runner: unit (pure cores), node (n8n glue with a fake
 // context), integration (real Dovecot on 127.0.0.1, real SMTP server on loopback), n8n (the
 // shipped workflows in a real, pinned n8n; installed once into ~/.cache/crm-email-n8n, which
-// takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot and
-// Chromium are installed first when missing; the package is built before the n8n tier, which
-// loads it from dist/.
+// takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot (for
+// integration and n8n) and Chromium (for n8n) are installed first when missing; the package is
+// built before the n8n tier, which packs it and installs the tarball into n8n as a user does.
 //   node scripts/test.mjs [unit|node|integration|n8n ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -28,25 +28,46 @@ function have(cmd) {
 	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Installs a Debian package a tier needs (CI runs as root); otherwise says how, and stops. */
+const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+
+function apt(args) {
+	const r = spawnSync('apt-get', args, { stdio: 'inherit', env: aptEnv });
+	if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+/**
+ * Installs a Debian package a tier needs (CI runs as root), without recommended packages, and
+ * only if that upgrades nothing already installed: apt-get would otherwise upgrade whatever the
+ * new package's dependencies want newer (for chromium with recommends: systemd, perl, …).
+ * Otherwise says how, and stops.
+ */
 function ensurePackage(cmd, pkg, why) {
 	if (have(cmd)) return;
-	if (process.getuid?.() === 0 && have('apt-get')) {
-		console.log(`${cmd} is missing: installing ${pkg} for ${why}`);
-		for (const args of [
-			['update', '-qq'],
-			['install', '-y', '-qq', pkg],
-		]) {
-			const r = spawnSync('apt-get', args, {
-				stdio: 'inherit',
-				env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-			});
-			if (r.status !== 0) process.exit(r.status ?? 1);
-		}
-	} else {
-		console.error(`${why} need ${cmd}: sudo apt-get install -y ${pkg}`);
+	const command = `apt-get install -y --no-install-recommends ${pkg}`;
+	if (process.getuid?.() !== 0 || !have('apt-get')) {
+		console.error(`${why} need ${cmd}: sudo ${command}`);
 		process.exit(1);
 	}
+	console.log(`${cmd} is missing: installing ${pkg} for ${why}`);
+	apt(['update', '-qq']);
+	const plan = spawnSync('apt-get', ['install', '-s', '--no-install-recommends', pkg], {
+		encoding: 'utf8',
+		env: aptEnv,
+	});
+	// "Inst name [installed version] (new version …)" is an upgrade.
+	const upgrades = (plan.stdout ?? '')
+		.split('\n')
+		.filter((l) => /^Inst \S+ \[/.test(l))
+		.map((l) => l.split(' ')[1]);
+	if (plan.status !== 0 || upgrades.length) {
+		console.error(
+			plan.status !== 0
+				? `apt-get cannot install ${pkg}:\n${plan.stderr}`
+				: `Installing ${pkg} would upgrade ${upgrades.join(', ')}; not done. Check and run: ${command}`,
+		);
+		process.exit(1);
+	}
+	apt(['install', '-y', '-qq', '--no-install-recommends', pkg]);
 }
 
 if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')))

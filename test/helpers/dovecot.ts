@@ -1,11 +1,13 @@
 /**
- * A real Dovecot IMAP server on 127.0.0.1 for integration tests and benchmarks, run from a
- * generated config in a temp folder (see README "Tests"). One instance per test file.
+ * A real Dovecot IMAP server on 127.0.0.1 for integration tests, benchmarks and `npm start`, run
+ * from a generated config in a temp folder (or a given one, kept across restarts). One instance
+ * per test file. As root it runs as Debian's `dovecot` user; as any other user, rootless: every
+ * process runs as that user (no chroot, mail owned by the user), so no sudo is needed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 
@@ -22,6 +24,10 @@ export interface DovecotOptions {
 	 * xoauth2 alone as Microsoft 365 offers it.
 	 */
 	oauth2?: { introspectionUrl: string; mechanisms?: Array<'xoauth2' | 'oauthbearer'> };
+	/** Keep the server's files (mail included) here instead of a new temp folder. */
+	dir?: string;
+	/** Listen on this port instead of a free one. */
+	port?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -37,10 +43,49 @@ export async function freePort(): Promise<number> {
 	});
 }
 
-function idOf(kind: 'u' | 'g', name: string): number {
-	const out = spawnSync('id', [`-${kind}`, name], { encoding: 'utf8' });
-	if (out.status !== 0) throw new Error(`user ${name} missing: is dovecot-imapd installed?`);
-	return Number(out.stdout.trim());
+function id(args: string[], what: string): string {
+	const out = spawnSync('id', args, { encoding: 'utf8' });
+	if (out.status !== 0) throw new Error(`${what} missing: is dovecot-imapd installed?`);
+	return out.stdout.trim();
+}
+
+/**
+ * Who Dovecot's processes run as. Root: Debian's `dovecot`/`dovenull` users, which own the mail
+ * (login processes refuse to run as root). Anyone else: that user for everything, which Dovecot
+ * allows when no service is chrooted.
+ */
+function dovecotUsers(mailDir: string): string {
+	if (process.getuid?.() === 0) {
+		chownSync(
+			mailDir,
+			Number(id(['-u', 'dovecot'], 'user dovecot')),
+			Number(id(['-g', 'dovecot'], 'group dovecot')),
+		);
+		return `default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=${mailDir}/%u
+}
+`;
+	}
+	const me = userInfo().username;
+	const group = id(['-gn'], `group of ${me}`);
+	return `default_internal_user = ${me}
+default_internal_group = ${group}
+default_login_user = ${me}
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+}
+userdb {
+  driver = static
+  args = uid=${me} gid=${group} home=${mailDir}/%u
+}
+`;
 }
 
 export class Dovecot {
@@ -53,7 +98,9 @@ export class Dovecot {
 		readonly users: DovecotUser[] = [{ user: 'support', password: 'secret' }],
 		readonly options: DovecotOptions = {},
 	) {
-		this.dir = mkdtempSync(join(tmpdir(), 'crm-email-dovecot-'));
+		if (options.dir) mkdirSync(options.dir, { recursive: true });
+		this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'crm-email-dovecot-'));
+		this.port = options.port ?? 0;
 	}
 
 	get user(): DovecotUser {
@@ -69,7 +116,6 @@ export class Dovecot {
 		if (!this.port) this.port = await freePort();
 		chmodSync(d, 0o755);
 		for (const sub of ['run', 'state', 'mail']) mkdirSync(join(d, sub), { recursive: true });
-		chownSync(join(d, 'mail'), idOf('u', 'dovecot'), idOf('g', 'dovecot'));
 		writeFileSync(
 			join(d, 'users'),
 			this.users.map((u) => `${u.user}:{PLAIN}${u.password}`).join('\n') + '\n',
@@ -86,9 +132,6 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login${oauth2 ? ` ${oauth2.mechanisms}` : ''}
 log_path = ${d}/dovecot.log
 mail_location = maildir:${d}/mail/%u
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
 first_valid_uid = 1
 imap_idle_notify_interval = 1 secs
 service imap-login {
@@ -104,11 +147,7 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${d}/users${oauth2 ? '\n  mechanisms = plain login' : ''}
 }
-${oauth2?.passdb ?? ''}userdb {
-  driver = static
-  args = uid=dovecot gid=dovecot home=${d}/mail/%u
-}
-`,
+${oauth2?.passdb ?? ''}${dovecotUsers(join(d, 'mail'))}`,
 		);
 		this.child = spawn('dovecot', ['-F', '-c', this.configPath], { stdio: 'ignore' });
 		await this.waitUntil(true);
@@ -146,9 +185,12 @@ active_value = true
 		const child = this.child;
 		if (!child) return;
 		this.child = undefined;
-		const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-		child.kill('SIGTERM');
-		await exited;
+		// It may be gone already (e.g. a terminal's Ctrl-C reaches the whole process group).
+		if (child.exitCode === null && child.signalCode === null) {
+			const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+			child.kill('SIGTERM');
+			await exited;
+		}
 		await this.waitUntil(false);
 	}
 

