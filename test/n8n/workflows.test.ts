@@ -70,7 +70,8 @@ before(async () => {
 				id: 'crmSmtpSupport',
 				name: 'Support mailbox (SMTP)',
 				type: 'crmSmtpApi',
-				data: sink.credentials(),
+				// No Signing Secret: thread Message-IDs are signed with n8n's own encryption key.
+				data: { ...sink.credentials(), signingSecret: '' },
 			},
 			{
 				id: 'crmImapInfo',
@@ -237,6 +238,30 @@ describe('email-to-case.json in a real n8n', () => {
 		assert.match(repliesTo('dan@newco.example')[0].parsed.subject ?? '', /^\[#3\] Re: Hello\?$/);
 		for (const nobody of ['weekly@list.example', 'bob@example.org', 'MAILER-DAEMON@mx.example'])
 			assert.equal(repliesTo(nobody).length, 0, nobody);
+
+		// Who may join a case: Ann's colleague answering our (signed) auto-reply joins case 1;
+		// a stranger quoting [#1] does not: a new case, with its own auto-reply.
+		await appendMails(support, 'INBOX', [
+			makeMail({
+				from: 'Eve Acme <eve@acme-partner.example>',
+				subject: 'Re: [#1] Re: Printer broken',
+				messageId: 'eve1@acme-partner.example',
+				headers: { 'In-Reply-To': String(annReply.messageId) },
+			}),
+			makeMail({
+				from: 'Mallory <mallory@evil.example>',
+				subject: 'Re: [#1] Re: Printer broken',
+				messageId: 'mallory1@evil.example',
+			}),
+		]);
+		await waitForN8n(
+			() => repliesTo('mallory@evil.example').length >= 1,
+			60_000,
+			"the stranger's new case",
+		);
+		await new Promise((r) => setTimeout(r, 5_000));
+		assert.match(repliesTo('mallory@evil.example')[0].parsed.subject ?? '', /^\[#4\] Re: /);
+		assert.equal(repliesTo('eve@acme-partner.example').length, 0, 'a signed reply joins case 1');
 	});
 });
 

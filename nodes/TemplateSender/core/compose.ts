@@ -56,6 +56,21 @@ export function caseTagFor(format: string, caseNumber: number): string {
 	return format.split('{number}').join(String(caseNumber));
 }
 
+/**
+ * The subject without tags of other cases in our format: a mail about case 4 that quotes a
+ * stranger's `[#1]` must not carry it, or the next reply would name the wrong case.
+ */
+export function withoutOtherCaseTags(subject: string, format: string, tag: string): string {
+	const parts = format.split('{number}');
+	if (parts.length !== 2) return subject;
+	const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+	const other = new RegExp(`${escape(parts[0])}\\d+${escape(parts[1])}`, 'g');
+	return subject
+		.replace(other, (m) => (m === tag ? m : ' '))
+		.replace(/\s{2,}/g, ' ')
+		.trim();
+}
+
 export function replySubject(original: string, caseTag: string | null): string {
 	let subject = original.trim();
 	let body = subject;
@@ -91,8 +106,10 @@ export function compose(input: ComposeInput): Composed {
 	const replying = mode !== 'send';
 	const tag =
 		input.caseNumber !== null && input.caseTag ? caseTagFor(input.caseTag, input.caseNumber) : null;
-	let subject = input.subject.trim();
-	if (replying) subject = replySubject(subject || mail.subject, tag);
+	const own = (t: string) =>
+		tag && input.caseTag ? withoutOtherCaseTags(t, input.caseTag, tag) : t;
+	let subject = own(input.subject.trim());
+	if (replying) subject = replySubject(subject || own(mail.subject), tag);
 	else if (tag && !subject.includes(tag)) subject = `${tag} ${subject}`.trim();
 
 	const quote = replying && input.quoteOriginal && mail.text !== null;

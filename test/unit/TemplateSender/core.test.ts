@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import {
 	compose,
 	replySubject,
+	withoutOtherCaseTags,
 	type IncomingMail,
 } from '../../../nodes/TemplateSender/core/compose';
 import { loopGuard } from '../../../nodes/TemplateSender/core/loopGuard';
@@ -213,12 +214,29 @@ describe('compose', () => {
 	it('Re: once and the case tag added once', () => {
 		assert.equal(replySubject('Re: RE: AW: hi', null), 'Re: hi');
 		assert.equal(replySubject('[#42] Re: hi', '[#42]'), 'Re: [#42] Re: hi');
+		// A new case opened by a mail quoting another case's tag names only its own case.
+		assert.equal(
+			withoutOtherCaseTags('[#4] Re: [#1] Re: hi [#4]', '[#{number}]', '[#4]'),
+			'[#4] Re: Re: hi [#4]',
+		);
+		assert.equal(
+			withoutOtherCaseTags('(Case 7) x (Case 8)', '(Case {number})', '(Case 8)'),
+			'x (Case 8)',
+		);
 		const c = compose({ ...base, mode: 'reply' });
 		assert.equal(c.subject, '[#42] Re: Printer broken');
 		assert.equal(
 			compose({ ...base, mode: 'reply', mail: { ...mail, subject: 'Re: [#42] Printer broken' } })
 				.subject,
 			'Re: [#42] Printer broken',
+		);
+		assert.equal(
+			compose({
+				...base,
+				mode: 'autoReply',
+				mail: { ...mail, subject: 'Re: [#1] Re: Printer broken' },
+			}).subject,
+			'[#42] Re: Printer broken',
 		);
 	});
 
