@@ -82,7 +82,7 @@ const SOURCE_CHUNK_BYTES = 16 * 1024 * 1024;
  * small mail); larger ones are fetched once picked.
  */
 const INLINE_SOURCE_BYTES = 64 * 1024;
-/** Mails parsed at once (mailparser holds a few copies of a mail while it parses it). */
+/** Mails parsed at once, as long as their sources stay under SOURCE_CHUNK_BYTES together. */
 const PARALLEL_PARSES = 4;
 
 function deliveryFailed(count: number, error: unknown): CrmEmailError {
@@ -270,16 +270,25 @@ export class ImapIntake {
 		out: Map<string, MailRecord>,
 		inline?: Map<string, FetchMessageObject>,
 	): Promise<void> {
-		// A few parses overlap the transfer; more would only hold more sources in memory.
+		// A few small mails are parsed while the next ones arrive; a large one is parsed alone and
+		// nothing more is read until it is done (mailparser holds a few copies of a mail).
 		const parsing = new Set<Promise<void>>();
+		let parsingBytes = 0;
 		const parse = async (msg: FetchMessageObject, headersOnly: boolean) => {
 			const mail = this.fetchedMail(folder, uidValidity, msg, headersOnly);
+			const bytes = mail.source.length;
+			parsingBytes += bytes;
 			const p: Promise<void> = parseMail(mail, this.opts.attachments).then((r) => {
 				out.set(`${folder}:${msg.uid}`, r);
 				parsing.delete(p);
+				parsingBytes -= bytes;
 			});
 			parsing.add(p);
-			if (parsing.size >= PARALLEL_PARSES) await Promise.race(parsing);
+			while (
+				parsing.size >= PARALLEL_PARSES ||
+				(parsing.size > 0 && parsingBytes >= SOURCE_CHUNK_BYTES)
+			)
+				await Promise.race(parsing);
 		};
 		const max = this.opts.maxMailBytes;
 		const large = picked.filter((c) => c.size > max).map((c) => c.uid);
