@@ -112,7 +112,7 @@ export class CrmEmailImapTrigger implements INodeType {
 						displayName: 'Max Attachment Size (MB)',
 						name: 'maxAttachmentMb',
 						type: 'number',
-						typeOptions: { minValue: 0 },
+						typeOptions: { minValue: 0, maxValue: 50 },
 						default: 10,
 						description: 'Larger attachments are listed in `attachments` but not attached',
 					},
@@ -120,15 +120,16 @@ export class CrmEmailImapTrigger implements INodeType {
 						displayName: 'Max Mail Size (MB)',
 						name: 'maxMailMb',
 						type: 'number',
-						typeOptions: { minValue: 0 },
+						typeOptions: { minValue: 0, maxValue: 50 },
 						default: 10,
-						description: 'A larger mail is emitted with its headers only and `truncated: true`',
+						description:
+							'A larger mail is emitted with its headers only, `truncated: true` and its attachments listed (at most 50)',
 					},
 					{
 						displayName: 'Poll Interval (Seconds)',
 						name: 'pollIntervalSeconds',
 						type: 'number',
-						typeOptions: { minValue: 5 },
+						typeOptions: { minValue: 5, maxValue: 86400 },
 						default: 60,
 						description:
 							'How often all folders are checked (with IDLE, only as a fallback and for the other folders)',

@@ -8,26 +8,44 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Bare Message-ID with its angle brackets, the form mail headers use. */
+/**
+ * Bare Message-ID with its angle brackets, the form mail headers use: the first `<…>` of the
+ * value (a comment or a second id after it is dropped), or the whole value when it lost its
+ * brackets (EspoCRM #1516). Whitespace inside (folding) is removed, so the result is always
+ * `<…>` with no spaces and no inner brackets, or null.
+ */
 export function normalizeMessageId(value: string | undefined | null): string | null {
 	if (!value) return null;
-	const id = value
-		.trim()
-		.replace(/^<+|>+$/g, '')
-		.trim();
+	const bracketed = /<([^<>]*[^<>\s][^<>]*)>/.exec(value);
+	const id = (bracketed ? bracketed[1] : value.replace(/\([^()]*\)|[<>]/g, '')).replace(/\s+/g, '');
 	return id ? `<${id}>` : null;
+}
+
+/**
+ * Every Message-ID of an In-Reply-To or References value: the `<…>` tokens (RFC 5322, also its
+ * obs-in-reply-to phrases such as "Your message of … <id>"), in order. A value without any
+ * brackets counts only when it is a single bare id (`id@host`): a phrase is not a Message-ID.
+ */
+export function messageIdsIn(value: string): string[] {
+	const ids: string[] = [];
+	for (const m of value.matchAll(/<([^<>]*)>/g)) {
+		const id = normalizeMessageId(`<${m[1]}>`);
+		if (id) ids.push(id);
+	}
+	if (ids.length > 0 || /[<>]/.test(value)) return ids;
+	const bare = value.trim();
+	return /^[^\s"(),:;@[\\\]]+@[^\s"(),:;@[\\\]]+$/.test(bare) ? [`<${bare}>`] : [];
 }
 
 /** The Message-IDs a mail answers: In-Reply-To, then References newest first, without repeats. */
 export function threadMessageIds(mail: { inReplyTo?: unknown; references?: unknown }): string[] {
-	const refs = Array.isArray(mail.references)
-		? (mail.references as unknown[])
-		: typeof mail.references === 'string'
-			? mail.references.split(/\s+/)
-			: [];
-	const ids = [mail.inReplyTo, ...[...refs].reverse()]
-		.map((v) => (typeof v === 'string' ? normalizeMessageId(v) : null))
-		.filter((v): v is string => v !== null);
+	const idsOf = (v: unknown): string[] =>
+		typeof v === 'string'
+			? messageIdsIn(v)
+			: Array.isArray(v)
+				? v.flatMap((e) => (typeof e === 'string' ? messageIdsIn(e) : []))
+				: [];
+	const ids = [...idsOf(mail.inReplyTo), ...idsOf(mail.references).reverse()];
 	return [...new Set(ids)];
 }
 

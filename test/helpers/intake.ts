@@ -47,6 +47,7 @@ export function options(dovecot: Dovecot, over: Partial<IntakeOptions> = {}): In
 export class Harness {
 	batches: MailRecord[][] = [];
 	errors: CrmEmailError[] = [];
+	logs: Array<{ level: string; message: string }> = [];
 	intake: ImapIntake;
 	onDeliver?: (records: MailRecord[]) => Promise<void> | void;
 
@@ -60,6 +61,7 @@ export class Harness {
 				await this.onDeliver?.(records);
 			},
 			reportError: (e) => this.errors.push(e),
+			log: (level, message) => this.logs.push({ level, message }),
 		});
 	}
 

@@ -13,8 +13,16 @@ export interface FolderCursor {
 	uidValidity: string;
 	/** Every mail with a UID at or below this one has been handled. */
 	lastUid: number;
-	/** Internal date (ISO) of the newest mail handled: the restart point after a UIDVALIDITY change. */
+	/**
+	 * Internal date (ISO) of the newest mail handled, ignoring dates in the future: the restart
+	 * point after a UIDVALIDITY change when no anchor (`recent`) is found.
+	 */
 	lastDate?: string;
+	/**
+	 * Keys of the last mails handled in this folder, in UID order. After a UIDVALIDITY change the
+	 * highest new UID holding one of them is where the folder resumes, whatever the dates say.
+	 */
+	recent?: string[];
 	/**
 	 * While catching up by date (first run, or after a UIDVALIDITY change): mails with a UID below
 	 * `belowUid` count only if their internal date is on or after `since`; mails at or above it
@@ -25,18 +33,26 @@ export interface FolderCursor {
 
 export interface PendingBatch {
 	folders: Record<string, FolderCursor>;
+	/** Seen entries (`key folder:uid`) the batch adds. */
 	keys: string[];
 }
 
 export interface IntakeState {
 	version: 1;
 	folders: Record<string, FolderCursor>;
-	/** Recent message keys (short hashes), oldest first; bounded by `seenLimit`. */
+	/**
+	 * Recent mails, oldest first, bounded by `seenLimit`: `key folder:uid` (see messageKey), or a
+	 * bare 16-character key written by an earlier version (a hash of the Message-ID alone).
+	 */
 	seen: string[];
 	pending?: PendingBatch;
 }
 
 export const DEFAULT_SEEN_LIMIT = 5000;
+/** How many keys per folder are kept as anchors for a UIDVALIDITY change. */
+export const RECENT_LIMIT = 20;
+/** Internal dates further ahead than this are a server's or sender's mistake, not a watermark. */
+const FUTURE_SLACK_MS = 24 * 3600_000;
 
 export function emptyState(): IntakeState {
 	return { version: 1, folders: {}, seen: [] };
@@ -54,12 +70,12 @@ export function normalizeState(raw: unknown): IntakeState {
 	};
 }
 
-/** Applies a batch's cursors and keys: the batch has reached the workflow. */
 /** The state without a pending batch (the batch never reached the workflow). */
 export function dropPending(state: IntakeState): IntakeState {
 	return { version: 1, folders: state.folders, seen: state.seen };
 }
 
+/** Applies a batch's cursors and keys: the batch has reached the workflow. */
 export function commitPending(state: IntakeState, seenLimit = DEFAULT_SEEN_LIMIT): IntakeState {
 	const pending = state.pending;
 	if (!pending) return state;
@@ -78,7 +94,15 @@ export interface MailboxStatus {
 
 export type FolderPlan =
 	| { kind: 'idle'; cursor: FolderCursor }
-	| { kind: 'uid'; fromUid: number; cursor: FolderCursor }
+	| { kind: 'uid'; fromUid: number; cursor: FolderCursor; fresh?: boolean }
+	| {
+			/** UIDVALIDITY changed: find the highest new UID holding one of `anchors` first. */
+			kind: 'relocate';
+			anchors: string[];
+			cursor: FolderCursor;
+			/** The plan if no anchor is found. */
+			fallback: FolderPlan;
+	  }
 	| {
 			kind: 'catchUp';
 			reason: 'first-run' | 'uidvalidity-changed' | 'resume';
@@ -96,6 +120,7 @@ export function planFolder(
 	stored: FolderCursor | undefined,
 	status: MailboxStatus,
 	fetchSince: Date,
+	now = new Date(),
 ): FolderPlan {
 	if (!stored) {
 		const cursor: FolderCursor = {
@@ -106,20 +131,42 @@ export function planFolder(
 		return catchUpPlan(cursor, 'first-run');
 	}
 	if (stored.uidValidity !== status.uidValidity) {
-		// The folder was recreated or migrated: UIDs mean nothing now. Resume by the date of the
-		// last mail seen; Message-ID de-duplication absorbs the overlap.
-		const since = stored.lastDate ?? stored.catchUp?.since ?? fetchSince.toISOString();
+		// The folder was recreated or migrated: UIDs mean nothing now. Resume after the last mails
+		// handled (see `relocate`); failing that, by the date of the last mail handled, never later
+		// than now (a state from an earlier version may hold a future date). De-duplication absorbs
+		// the overlap.
+		let since = stored.lastDate ?? stored.catchUp?.since ?? fetchSince.toISOString();
+		if (new Date(since).getTime() > now.getTime()) since = now.toISOString();
 		const cursor: FolderCursor = {
 			uidValidity: status.uidValidity,
 			lastUid: 0,
 			lastDate: stored.lastDate,
+			recent: stored.recent,
 			catchUp: { since, belowUid: status.uidNext },
 		};
-		return catchUpPlan(cursor, 'uidvalidity-changed');
+		const fallback = catchUpPlan(cursor, 'uidvalidity-changed');
+		if (!stored.recent?.length) return fallback;
+		return { kind: 'relocate', anchors: stored.recent, cursor, fallback };
 	}
 	if (stored.catchUp) return catchUpPlan(stored, 'resume');
 	if (status.uidNext <= stored.lastUid + 1) return { kind: 'idle', cursor: stored };
 	return { kind: 'uid', fromUid: stored.lastUid + 1, cursor: stored };
+}
+
+/** The plan once the anchor of a relocation is found at `uid` of the new folder. */
+export function relocatedPlan(plan: FolderPlan & { kind: 'relocate' }, uid: number): FolderPlan {
+	return {
+		kind: 'uid',
+		fromUid: uid + 1,
+		cursor: withoutCatchUp({ ...plan.cursor, lastUid: uid }),
+		fresh: true,
+	};
+}
+
+function withoutCatchUp(cursor: FolderCursor): FolderCursor {
+	const out = { ...cursor };
+	delete out.catchUp;
+	return out;
 }
 
 function catchUpPlan(
@@ -143,6 +190,7 @@ export interface Candidate {
 	uid: number;
 	internalDate: Date;
 	size: number;
+	/** See messageKey. */
 	key: string;
 }
 
@@ -152,22 +200,74 @@ export function inCatchUp(plan: FolderPlan, c: Pick<Candidate, 'uid' | 'internal
 	return c.uid >= plan.belowUid || c.internalDate.getTime() >= plan.since.getTime();
 }
 
+/** What the envelope says about a mail: enough to tell the same mail from another one. */
+export interface MailIdentity {
+	/** Message-ID, already normalised (see normalizeMessageId); null without one. */
+	messageId: string | null;
+	/** The Date header as written (not parsed: it may name no date). */
+	date?: string;
+	from?: string;
+	subject?: string;
+	internalDate?: Date;
+}
+
+const hash = (basis: string, length: number) =>
+	createHash('sha1').update(basis).digest('base64url').slice(0, length);
+
 /**
- * Normalised Message-ID, or a stand-in for mails without one. Angle brackets and spaces are
- * dropped (mail that lost its `<>` is still the same mail); the case is kept, as RFC 5322 says.
+ * `<id part>.<fingerprint>`: the id part is the Message-ID (or, without one, Date, sender and
+ * subject); the fingerprint tells a different mail that reuses the same id. It is Date, sender
+ * and subject, not the size: the same mail delivered twice (to two addresses, into two folders)
+ * differs in its Received and Delivered-To lines. Without a Message-ID the fingerprint is the
+ * internal date (the delivery), which copies and moves keep.
  */
-export function messageKey(
-	messageId: string | undefined | null,
-	fallback: { date?: string; subject?: string; from?: string; size?: number },
-): string {
-	const id = (messageId ?? '')
-		.trim()
-		.replace(/^<+|>+$/g, '')
-		.trim();
-	const basis = id
-		? `id:${id}`
-		: `nomid:${fallback.date ?? ''}|${fallback.from ?? ''}|${fallback.subject ?? ''}|${fallback.size ?? 0}`;
-	return createHash('sha1').update(basis).digest('base64url').slice(0, 16);
+export function messageKey(m: MailIdentity): string {
+	const id = m.messageId
+		? hash(`id:${m.messageId.slice(1, -1)}`, 11)
+		: hash(`nomid:${m.date ?? ''}|${m.from ?? ''}|${m.subject ?? ''}`, 11);
+	const fingerprint = m.messageId
+		? `${m.date ?? ''}|${m.from ?? ''}|${m.subject ?? ''}`
+		: String(m.internalDate?.getTime() ?? '');
+	return `${id}.${hash(fingerprint, 6)}`;
+}
+
+/** A seen entry: the key and where the mail was. */
+export function seenEntry(c: Pick<Candidate, 'key' | 'folder' | 'uid'>): string {
+	return `${c.key} ${c.folder}:${c.uid}`;
+}
+
+/** What is known of the mails handled before: by full key, and by id part. */
+class SeenIndex {
+	private readonly full = new Map<string, string>();
+	private readonly ids = new Map<string, string>();
+	/** Id parts of entries written before fingerprints: only the Message-ID is known. */
+	private readonly legacy = new Set<string>();
+
+	constructor(entries: readonly string[]) {
+		for (const e of entries) {
+			const space = e.indexOf(' ');
+			const key = space < 0 ? e : e.slice(0, space);
+			const where = space < 0 ? 'an earlier batch' : e.slice(space + 1);
+			if (key.length === 16 && !key.includes('.')) this.legacy.add(key.slice(0, 11));
+			else this.add(key, where);
+		}
+	}
+
+	add(key: string, where: string): void {
+		this.full.set(key, where);
+		this.ids.set(key.slice(0, 11), where);
+	}
+
+	/** Where the same mail was handled, if it was. */
+	same(key: string): string | undefined {
+		const id = key.slice(0, 11);
+		return this.full.get(key) ?? (this.legacy.has(id) ? 'an earlier batch' : undefined);
+	}
+
+	/** Where another mail with the same id part was handled, if one was. */
+	sameId(key: string): string | undefined {
+		return this.ids.get(key.slice(0, 11));
+	}
 }
 
 export interface FolderScan {
@@ -184,8 +284,10 @@ export interface FolderScan {
 export interface BatchSelection {
 	/** Mails to hand to the workflow, in folder order then UID order. */
 	deliver: Candidate[];
-	/** Mails passed over as duplicates (same key seen before or earlier in this batch). */
-	duplicates: Candidate[];
+	/** Mails passed over as duplicates (the same mail seen before or earlier in this batch). */
+	duplicates: Array<Candidate & { firstSeen: string }>;
+	/** Mails delivered whose Message-ID (or stand-in) an earlier, different mail had. */
+	reused: Array<Candidate & { firstSeen: string }>;
 	/** Cursors once this batch is committed, for every folder that moved. */
 	cursors: Record<string, FolderCursor>;
 	keys: string[];
@@ -202,10 +304,12 @@ export function selectBatch(
 	scans: FolderScan[],
 	seen: readonly string[],
 	limit: number,
+	now = new Date(),
 ): BatchSelection {
-	const known = new Set(seen);
+	const known = new SeenIndex(seen);
 	const deliver: Candidate[] = [];
-	const duplicates: Candidate[] = [];
+	const duplicates: BatchSelection['duplicates'] = [];
+	const reused: BatchSelection['reused'] = [];
 	const cursors: Record<string, FolderCursor> = {};
 	const keys: string[] = [];
 	let more = false;
@@ -214,44 +318,51 @@ export function selectBatch(
 		let cursor = scan.plan.cursor;
 		let cut = false;
 		for (const c of scan.candidates) {
-			if (known.has(c.key)) {
-				duplicates.push(c);
+			const same = known.same(c.key);
+			if (same !== undefined) {
+				duplicates.push({ ...c, firstSeen: same });
 			} else {
 				if (deliver.length >= limit) {
 					cut = true;
 					break;
 				}
+				const other = known.sameId(c.key);
+				if (other !== undefined) reused.push({ ...c, firstSeen: other });
 				deliver.push(c);
-				known.add(c.key);
-				keys.push(c.key);
+				known.add(c.key, `${c.folder}:${c.uid}`);
+				keys.push(seenEntry(c));
 			}
-			cursor = advance(cursor, c);
+			cursor = advance(cursor, c, now);
 		}
 		if (cut || scan.partial) more = true;
 		if (!cut) {
 			// Everything the search saw is handled: skip the rest of the range and end a catch-up.
 			cursor = { ...cursor, lastUid: Math.max(cursor.lastUid, scan.scannedTo) };
 			if (cursor.catchUp && cursor.lastUid >= cursor.catchUp.belowUid - 1) {
-				cursor = {
-					uidValidity: cursor.uidValidity,
-					lastUid: cursor.lastUid,
-					lastDate: cursor.lastDate,
-				};
+				cursor = withoutCatchUp(cursor);
 			}
 		}
-		if (!sameCursor(cursor, scan.plan.cursor) || scan.plan.kind === 'catchUp') {
+		if (
+			!sameCursor(cursor, scan.plan.cursor) ||
+			scan.plan.kind === 'catchUp' ||
+			(scan.plan.kind === 'uid' && scan.plan.fresh)
+		) {
 			cursors[scan.folder] = cursor;
 		}
 	}
-	return { deliver, duplicates, cursors, keys, more };
+	return { deliver, duplicates, reused, cursors, keys, more };
 }
 
-function advance(cursor: FolderCursor, c: Candidate): FolderCursor {
-	const date = c.internalDate.toISOString();
+function advance(cursor: FolderCursor, c: Candidate, now: Date): FolderCursor {
+	const time = c.internalDate.getTime();
+	const sane = Number.isFinite(time) && time <= now.getTime() + FUTURE_SLACK_MS;
+	const date = sane ? c.internalDate.toISOString() : undefined;
+	const recent = [...(cursor.recent ?? []).filter((k) => k !== c.key), c.key];
 	return {
 		...cursor,
 		lastUid: Math.max(cursor.lastUid, c.uid),
-		lastDate: !cursor.lastDate || date > cursor.lastDate ? date : cursor.lastDate,
+		lastDate: date && (!cursor.lastDate || date > cursor.lastDate) ? date : cursor.lastDate,
+		recent: recent.length > RECENT_LIMIT ? recent.slice(-RECENT_LIMIT) : recent,
 	};
 }
 

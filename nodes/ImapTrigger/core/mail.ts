@@ -5,7 +5,8 @@
  */
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 
-import { normalizeMessageId } from '../../shared/threadId';
+import { messageIdsIn, normalizeMessageId } from '../../shared/threadId';
+import { parseMailDate } from './mailDate';
 
 export { normalizeMessageId };
 
@@ -24,6 +25,12 @@ export interface AttachmentInfo {
 	binaryProperty: string | null;
 	/** Why the content is not attached, when it is not. */
 	skipped: 'disabled' | 'too-large' | 'mail-too-large' | null;
+}
+
+/** Something about the mail the workflow may want to know; the mail itself was handled. */
+export interface MailWarning {
+	code: 'DATE_UNPARSABLE' | 'MESSAGE_ID_REUSED';
+	message: string;
 }
 
 export interface MailItem {
@@ -49,6 +56,7 @@ export interface MailItem {
 	attachments: AttachmentInfo[];
 	/** The mail was larger than the size limit: headers only, no body. */
 	truncated: boolean;
+	warnings: MailWarning[];
 	error: { code: 'MAIL_PARSE_FAILED'; message: string } | null;
 }
 
@@ -63,6 +71,20 @@ export interface FetchedMail {
 	/** Full source, or the header block when the mail is over the size limit. */
 	source: Buffer;
 	headersOnly: boolean;
+	/** The server's BODYSTRUCTURE, fetched for a mail over the size limit to list its attachments. */
+	structure?: StructurePart;
+}
+
+/** A node of an IMAP BODYSTRUCTURE, as imapflow returns it. */
+export interface StructurePart {
+	type: string;
+	parameters?: Record<string, string>;
+	id?: string;
+	encoding?: string;
+	size?: number;
+	disposition?: string;
+	dispositionParameters?: Record<string, string>;
+	childNodes?: StructurePart[];
 }
 
 export interface AttachmentPolicy {
@@ -96,7 +118,7 @@ function headerText(value: unknown): string {
 	if (value === undefined || value === null) return '';
 	if (typeof value === 'string') return value;
 	if (Array.isArray(value)) return value.map(headerText).join(', ');
-	if (value instanceof Date) return value.toISOString();
+	if (value instanceof Date) return Number.isNaN(value.getTime()) ? '' : value.toISOString();
 	if (typeof value === 'object') {
 		const v = value as { text?: string; value?: unknown; params?: Record<string, string> };
 		if (typeof v.text === 'string') return v.text;
@@ -112,6 +134,22 @@ function headerText(value: unknown): string {
 /** Longest header value kept, and most header names kept: mail is untrusted input. */
 const MAX_HEADER_CHARS = 8_192;
 const MAX_HEADERS = 100;
+/** Most Message-IDs kept from References: the root and the newest ones. */
+const MAX_REFERENCES = 100;
+/** Headers kept as written: mailparser's reading of them is lossy (a bad Date becomes "now"). */
+const RAW_HEADERS = new Set(['date', 'message-id', 'in-reply-to', 'references']);
+
+/** The unfolded values of a header, in order, as written in the mail. */
+function rawHeader(parsed: ParsedMail, name: string): string[] {
+	return parsed.headerLines
+		.filter((h) => h.key === name)
+		.map((h) =>
+			h.line
+				.slice(h.line.indexOf(':') + 1)
+				.replace(/\r?\n[ \t]*/g, ' ')
+				.trim(),
+		);
+}
 
 /**
  * Every header by lower-case name (repeated ones joined), so filters can test any header. Decoded
@@ -122,14 +160,22 @@ function allHeaders(parsed: ParsedMail): Record<string, string> {
 	for (const h of parsed.headerLines) {
 		if (!raw.has(h.key) && raw.size >= MAX_HEADERS) continue;
 		const list = raw.get(h.key) ?? [];
-		list.push(h.line.slice(h.line.indexOf(':') + 1).trim());
+		list.push(
+			h.line
+				.slice(h.line.indexOf(':') + 1)
+				.replace(/\r?\n[ \t]*/g, ' ')
+				.trim(),
+		);
 		raw.set(h.key, list);
 	}
 	const out: Record<string, string> = {};
 	for (const [name, lines] of raw) {
 		const decoded = parsed.headers.get(name);
 		const value =
-			decoded !== undefined && name !== 'list-unsubscribe' && lines.length === 1
+			decoded !== undefined &&
+			name !== 'list-unsubscribe' &&
+			!RAW_HEADERS.has(name) &&
+			lines.length === 1
 				? headerText(decoded)
 				: lines.join(', ');
 		out[name] = value.length > MAX_HEADER_CHARS ? value.slice(0, MAX_HEADER_CHARS) : value;
@@ -137,10 +183,63 @@ function allHeaders(parsed: ParsedMail): Record<string, string> {
 	return out;
 }
 
-function references(parsed: ParsedMail): string[] {
-	const refs = parsed.references;
-	const list = Array.isArray(refs) ? refs : refs ? refs.split(/\s+/) : [];
-	return list.map(normalizeMessageId).filter((r): r is string => r !== null);
+/** Thread ids from the raw headers: only `<…>` tokens count (see messageIdsIn). */
+function threadIds(parsed: ParsedMail): { inReplyTo: string | null; references: string[] } {
+	const replyTo = rawHeader(parsed, 'in-reply-to').flatMap(messageIdsIn);
+	let refs = [...new Set(rawHeader(parsed, 'references').flatMap(messageIdsIn))];
+	// RFC 5322 allows several parents in In-Reply-To; the first is the field, the others still
+	// belong to the thread.
+	for (const id of replyTo.slice(1)) if (!refs.includes(id)) refs.push(id);
+	if (refs.length > MAX_REFERENCES) refs = [refs[0], ...refs.slice(-(MAX_REFERENCES - 1))];
+	return { inReplyTo: replyTo[0] ?? null, references: refs };
+}
+
+function mailDate(parsed: ParsedMail): { date: string | null; warnings: MailWarning[] } {
+	const raw = rawHeader(parsed, 'date')[0];
+	const date = parseMailDate(raw);
+	if (date) return { date: date.toISOString(), warnings: [] };
+	if (raw === undefined) return { date: null, warnings: [] };
+	return {
+		date: null,
+		warnings: [
+			{
+				code: 'DATE_UNPARSABLE',
+				message: `The Date header "${raw.slice(0, 200)}" names no valid date; it is kept in headers.date`,
+			},
+		],
+	};
+}
+
+/**
+ * The attachments of a mail that was not downloaded, from its BODYSTRUCTURE: every leaf part
+ * except the text bodies, an attached mail as one part. Sizes are the decoded size estimated
+ * from the transfer size (base64 carries 3 bytes in 4).
+ */
+export function structureAttachments(root: StructurePart): AttachmentInfo[] {
+	const out: AttachmentInfo[] = [];
+	const walk = (part: StructurePart, depth: number) => {
+		const type = (part.type ?? '').toLowerCase();
+		if (type.startsWith('multipart/') && depth < 50) {
+			for (const child of part.childNodes ?? []) walk(child, depth + 1);
+			return;
+		}
+		const name = part.dispositionParameters?.filename ?? part.parameters?.name;
+		const disposition = (part.disposition ?? '').toLowerCase();
+		const body = (type === 'text/plain' || type === 'text/html') && !name;
+		if (body && disposition !== 'attachment') return;
+		const size = part.size ?? 0;
+		out.push({
+			filename: safeFilename(name, out.length),
+			contentType: type || 'application/octet-stream',
+			size: (part.encoding ?? '').toLowerCase() === 'base64' ? Math.floor((size * 3) / 4) : size,
+			contentId: part.id ?? null,
+			inline: disposition === 'inline',
+			binaryProperty: null,
+			skipped: 'mail-too-large',
+		});
+	};
+	walk(root, 0);
+	return out;
 }
 
 function safeFilename(name: string | undefined, index: number): string {
@@ -154,7 +253,8 @@ export function toRecord(
 	policy: AttachmentPolicy,
 ): MailRecord {
 	const binaries: MailRecord['binaries'] = [];
-	const attachments: AttachmentInfo[] = (parsed.attachments ?? []).map((a, i) => {
+	const parsedAttachments = mail.structure ? [] : (parsed.attachments ?? []);
+	const attachments: AttachmentInfo[] = parsedAttachments.map((a, i) => {
 		const filename = safeFilename(a.filename, i);
 		const size = a.size ?? a.content?.length ?? 0;
 		let skipped: AttachmentInfo['skipped'] = null;
@@ -181,22 +281,25 @@ export function toRecord(
 			skipped,
 		};
 	});
+	if (mail.structure) attachments.push(...structureAttachments(mail.structure));
 	const from = addresses(parsed.from)[0] ?? null;
+	const { date, warnings } = mailDate(parsed);
+	const thread = threadIds(parsed);
 	return {
 		json: {
 			account: mail.account,
 			folder: mail.folder,
 			uid: mail.uid,
 			uidValidity: mail.uidValidity,
-			messageId: normalizeMessageId(parsed.messageId),
-			inReplyTo: normalizeMessageId(parsed.inReplyTo?.split(/\s+/)[0]),
-			references: references(parsed),
+			messageId: normalizeMessageId(rawHeader(parsed, 'message-id')[0]),
+			inReplyTo: thread.inReplyTo,
+			references: thread.references,
 			subject: parsed.subject ?? '',
 			from,
 			to: addresses(parsed.to),
 			cc: addresses(parsed.cc),
 			replyTo: addresses(parsed.replyTo),
-			date: parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date.toISOString() : null,
+			date,
 			internalDate: mail.internalDate.toISOString(),
 			size: mail.size,
 			flags: mail.flags,
@@ -205,6 +308,7 @@ export function toRecord(
 			headers: allHeaders(parsed),
 			attachments,
 			truncated: mail.headersOnly,
+			warnings,
 			error: null,
 		},
 		binaries,
@@ -237,6 +341,7 @@ export function failedRecord(mail: FetchedMail, error: unknown): MailRecord {
 			headers: {},
 			attachments: [],
 			truncated: mail.headersOnly,
+			warnings: [],
 			error: { code: 'MAIL_PARSE_FAILED', message: `The mail could not be parsed: ${message}` },
 		},
 		binaries: [

@@ -32,6 +32,25 @@ export interface TriggerSettings {
 }
 
 const MB = 1024 * 1024;
+/**
+ * Upper bounds: a batch's mails (with their attachments) are held in memory until the workflow
+ * has them, and a mail is parsed whole.
+ */
+export const MAX_BATCH_SIZE = 1000;
+export const MAX_MAIL_MB = 50;
+
+/** A number option within [min, max], or a CONFIG_INVALID error naming the option. */
+function bounded(value: unknown, fallback: number, min: number, max: number, name: string): number {
+	if (value === undefined || value === null || value === '') return fallback;
+	const n = Number(value);
+	if (!Number.isFinite(n) || n < min || n > max) {
+		throw new CrmEmailError(
+			'CONFIG_INVALID',
+			`${name}: ${String(value)} is not between ${min} and ${max}`,
+		);
+	}
+	return n;
+}
 
 export function readTriggerParameters(p: TriggerParameters, now: Date): TriggerSettings {
 	const rawFolders = Array.isArray(p.folders) ? p.folders : String(p.folders ?? '').split(',');
@@ -66,25 +85,31 @@ export function readTriggerParameters(p: TriggerParameters, now: Date): TriggerS
 		);
 	}
 
-	const batchSize = Math.floor(Number(p.batchSize));
-	if (!Number.isFinite(batchSize) || batchSize < 1) {
-		throw new CrmEmailError('CONFIG_INVALID', 'Max Mails per Execution: must be 1 or more');
-	}
+	const batchSize = Math.floor(
+		bounded(p.batchSize, 50, 1, MAX_BATCH_SIZE, 'Max Mails per Execution'),
+	);
 	const o = p.options ?? {};
-	const positive = (v: number | undefined, fallback: number) =>
-		typeof v === 'number' && v >= 0 ? v : fallback;
+	const maxMailMb = bounded(o.maxMailMb, 10, 0, MAX_MAIL_MB, 'Max Mail Size (MB)');
+	const maxAttachmentMb = bounded(
+		o.maxAttachmentMb,
+		10,
+		0,
+		MAX_MAIL_MB,
+		'Max Attachment Size (MB)',
+	);
+	const pollSeconds = bounded(o.pollIntervalSeconds, 60, 5, 86_400, 'Poll Interval (Seconds)');
 	return {
 		folders,
 		fetchSince,
 		afterFetch,
 		moveTo,
 		batchSize,
-		maxMailBytes: Math.round(positive(o.maxMailMb, 10) * MB),
+		maxMailBytes: Math.round(maxMailMb * MB),
 		attachments: {
 			include: o.downloadAttachments === true,
-			maxBytes: Math.round(positive(o.maxAttachmentMb, 10) * MB),
+			maxBytes: Math.round(maxAttachmentMb * MB),
 		},
 		mode: o.mode === 'poll' ? 'poll' : 'idle',
-		pollIntervalMs: Math.max(5, positive(o.pollIntervalSeconds, 60)) * 1000,
+		pollIntervalMs: pollSeconds * 1000,
 	};
 }

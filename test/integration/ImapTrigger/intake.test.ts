@@ -6,6 +6,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 
 import { appendMails, Dovecot, ensureFolder, makeMail } from '../../helpers/dovecot';
+import { DEFAULT_SEEN_LIMIT } from '../../../nodes/ImapTrigger/core/cursor';
+import { setMaildirDates } from '../../helpers/hostileMail';
 import { Harness, MemoryStore, options, waitFor } from '../../helpers/intake';
 
 let dovecot: Dovecot;
@@ -184,6 +186,158 @@ describe('IMAP intake against Dovecot', () => {
 		await h.run();
 		assert.deepEqual(h.subjects, ['new0', 'new1', 'new2']);
 		assert.notEqual(h.mails[0].json.uidValidity, before);
+	});
+
+	it('emits a mail whose Date JavaScript cannot parse, and every mail behind it (issue #11)', async () => {
+		const folder = await freshFolder();
+		const bad = makeMail({ subject: 'bad date' }).replace(
+			/^Date: .*$/m,
+			'Date: Thu, 29 Aug 2002 15:36:58 +-0500',
+		);
+		const garbage = makeMail({ subject: 'no date at all' }).replace(/^Date: .*$/m, 'Date: soon');
+		await appendMails(admin, folder, [bad, garbage, makeMail({ subject: 'after' })]);
+		const store = new MemoryStore();
+		h = new Harness(options(dovecot, { folders: [folder] }), store);
+		await h.run();
+		assert.deepEqual(h.errors, []);
+		assert.deepEqual(h.subjects, ['bad date', 'no date at all', 'after']);
+		assert.equal(h.mails[0].json.date, '2002-08-29T20:36:58.000Z');
+		assert.equal(h.mails[1].json.date, null);
+		assert.equal(h.mails[1].json.headers.date, 'soon');
+		assert.equal(h.mails[1].json.warnings[0].code, 'DATE_UNPARSABLE');
+		// The watermark moved past them: a restart emits nothing again.
+		await h.intake.stop();
+		h = new Harness(options(dovecot, { folders: [folder] }), store);
+		await h.run();
+		assert.deepEqual(h.subjects, []);
+	});
+
+	it('emits a different mail reusing a Message-ID, flagged; passes over the same mail, logged (issue #11)', async () => {
+		const folder = await freshFolder();
+		const id = `reused.${Date.now()}@example.org`;
+		const first = makeMail({
+			subject: 'first',
+			messageId: id,
+			date: new Date('2026-01-01T00:00:00Z'),
+		});
+		const other = makeMail({
+			subject: 'other',
+			messageId: id,
+			date: new Date('2026-01-02T00:00:00Z'),
+		});
+		await appendMails(admin, folder, [first, other, first]);
+		h = new Harness(options(dovecot, { folders: [folder], afterFetch: 'markRead' }));
+		await h.run();
+		assert.deepEqual(h.subjects, ['first', 'other']);
+		assert.deepEqual(h.mails[0].json.warnings, []);
+		assert.equal(h.mails[1].json.warnings[0].code, 'MESSAGE_ID_REUSED');
+		assert.match(h.mails[1].json.warnings[0].message, new RegExp(`${folder}:1\\b`));
+		const passed = h.logs.find((l) => /Passed over/.test(l.message));
+		assert.match(
+			passed?.message ?? '',
+			new RegExp(`${folder}:3: the same mail was handled at ${folder}:1`),
+		);
+	});
+
+	it('lists the attachments of an over-size mail from its structure, without downloading it (issue #11)', async () => {
+		const folder = await freshFolder();
+		const big = [
+			'From: a@example.org',
+			'Subject: big with files',
+			'Message-ID: <bigfiles@example.org>',
+			'MIME-Version: 1.0',
+			'Content-Type: multipart/mixed; boundary="b"',
+			'',
+			'--b',
+			'Content-Type: text/plain',
+			'',
+			'see files',
+			'--b',
+			'Content-Type: application/pdf; name="report.pdf"',
+			'Content-Disposition: attachment; filename="report.pdf"',
+			'Content-Transfer-Encoding: base64',
+			'',
+			'QUJD'.repeat(2000).replace(/.{76}/g, '$&\r\n'),
+			'--b--',
+			'',
+		].join('\r\n');
+		await appendMails(admin, folder, [big]);
+		h = new Harness(options(dovecot, { folders: [folder], maxMailBytes: 3000 }));
+		await h.run();
+		const [mail] = h.mails;
+		assert.equal(mail.json.truncated, true);
+		assert.equal(mail.json.subject, 'big with files');
+		assert.deepEqual(
+			mail.json.attachments.map((a) => [a.filename, a.contentType, a.skipped]),
+			[['report.pdf', 'application/pdf', 'mail-too-large']],
+		);
+		assert.ok(mail.json.attachments[0].size > 5000);
+		assert.equal(mail.binaries.length, 0);
+	});
+
+	it('resumes after a UIDVALIDITY change past a mail dated in the future (issue #11)', async () => {
+		const folder = await freshFolder('F');
+		const now = Date.now();
+		const old = [
+			{ raw: makeMail({ subject: 'o1' }), date: new Date(now - 7200_000) },
+			{ raw: makeMail({ subject: 'o2 clamped' }) },
+			{ raw: makeMail({ subject: 'o3' }), date: new Date(now - 3600_000) },
+		];
+		await appendMails(admin, folder, old);
+		// A server clamped this mail's year-0102 Date to the end of 32-bit time.
+		const future = new Map([['o2 clamped', new Date('2038-01-19T03:14:07Z')]]);
+		setMaildirDates(dovecot, folder, future);
+		const store = new MemoryStore();
+		h = new Harness(options(dovecot, { folders: [folder] }), store);
+		await h.run();
+		assert.deepEqual(h.subjects, ['o1', 'o2 clamped', 'o3']);
+		assert.equal(h.mails[1].json.internalDate, '2038-01-19T03:14:07.000Z');
+		await h.intake.stop();
+
+		await admin.mailboxDelete(folder);
+		await admin.mailboxCreate(folder);
+		await appendMails(admin, folder, [
+			...old,
+			{ raw: makeMail({ subject: 'new, dated now' }), date: new Date() },
+		]);
+		setMaildirDates(dovecot, folder, future);
+		h = new Harness(options(dovecot, { folders: [folder] }), store);
+		await h.run();
+		assert.deepEqual(h.subjects, ['new, dated now']);
+	});
+
+	it('resumes after a UIDVALIDITY change of a folder larger than the de-dup memory whose dates were reset (issue #11)', async () => {
+		const folder = await freshFolder('L');
+		const base = Date.now() - 86_400_000;
+		const old = Array.from({ length: 30 }, (_, i) =>
+			makeMail({ subject: `l${i}`, messageId: `l${i}.${base}@example.org`, date: new Date(base) }),
+		);
+		await appendMails(
+			admin,
+			folder,
+			old.map((raw, i) => ({ raw, date: new Date(base + i * 1000) })),
+		);
+		const store = new MemoryStore();
+		h = new Harness(options(dovecot, { folders: [folder], batchSize: 10 }), store);
+		await h.run();
+		assert.equal(h.mails.length, 30);
+		await h.intake.stop();
+		// Since then the de-dup memory filled with other mail (another watched folder): as if the
+		// folder held more mails than it remembers, without appending thousands here.
+		const state = JSON.parse(store.saved!);
+		state.seen = [
+			...state.seen,
+			...Array.from({ length: DEFAULT_SEEN_LIMIT }, (_, i) => `other${i}`),
+		].slice(-DEFAULT_SEEN_LIMIT);
+		store.saved = JSON.stringify(state);
+
+		// A migration that did not keep internal dates: every old mail now has today's date.
+		await admin.mailboxDelete(folder);
+		await admin.mailboxCreate(folder);
+		await appendMails(admin, folder, [...old, makeMail({ subject: 'after migration' })]);
+		h = new Harness(options(dovecot, { folders: [folder], batchSize: 10 }), store);
+		await h.run();
+		assert.deepEqual(h.subjects, ['after migration']);
 	});
 
 	it('emits a mail present in two watched folders once', async () => {

@@ -9,6 +9,7 @@ import {
 	messageKey,
 	normalizeState,
 	planFolder,
+	relocatedPlan,
 	selectBatch,
 	type Candidate,
 	type FolderCursor,
@@ -112,7 +113,7 @@ describe('selectBatch', () => {
 			[2, 3],
 		);
 		assert.equal(sel.cursors.INBOX.lastUid, 3);
-		assert.deepEqual(sel.keys, ['a']);
+		assert.deepEqual(sel.keys, ['a INBOX:1']);
 	});
 
 	it('skips the scanned range when nothing in it counts', () => {
@@ -161,6 +162,110 @@ describe('selectBatch', () => {
 	});
 });
 
+describe('selectBatch: the same mail, or another one with its Message-ID (issue #11)', () => {
+	const scan = (cands: Candidate[]): FolderScan => ({
+		folder: 'INBOX',
+		plan: { kind: 'uid', fromUid: 1, cursor: { uidValidity: '7', lastUid: 0 } },
+		candidates: cands,
+		scannedTo: cands.length,
+	});
+	const first = messageKey({ messageId: '<m@x>', date: 'd1', from: 'a@x', subject: 's' });
+	const other = messageKey({ messageId: '<m@x>', date: 'd2', from: 'a@x', subject: 's' });
+
+	it('delivers a different mail reusing a Message-ID, flagged with where the first one was', () => {
+		const sel = selectBatch([scan([cand(1, first), cand(2, other)])], [], 10);
+		assert.deepEqual(
+			sel.deliver.map((c) => c.uid),
+			[1, 2],
+		);
+		assert.deepEqual(
+			sel.reused.map((c) => [c.uid, c.firstSeen]),
+			[[2, 'INBOX:1']],
+		);
+		assert.deepEqual(sel.duplicates, []);
+	});
+
+	it('passes over the same mail, saying where it was handled, across batches', () => {
+		const sel = selectBatch([scan([cand(3, first)])], [`${first} Sent:9`], 10);
+		assert.deepEqual(
+			sel.duplicates.map((c) => [c.uid, c.firstSeen]),
+			[[3, 'Sent:9']],
+		);
+		assert.deepEqual(sel.deliver, []);
+	});
+
+	it('still passes over a mail whose Message-ID an earlier version recorded', () => {
+		const legacy = first.slice(0, 11) + 'AbCdE';
+		const sel = selectBatch([scan([cand(3, other)])], [legacy], 10);
+		assert.deepEqual(
+			sel.duplicates.map((c) => c.uid),
+			[3],
+		);
+	});
+});
+
+describe('UIDVALIDITY recovery (issue #11)', () => {
+	const now = new Date('2026-01-10T12:00:00Z');
+	const at = (uid: number, iso: string, key = `k${uid}`): Candidate => ({
+		folder: 'INBOX',
+		uid,
+		key,
+		size: 1,
+		internalDate: new Date(iso),
+	});
+	const scan = (cands: Candidate[]): FolderScan => ({
+		folder: 'INBOX',
+		plan: { kind: 'uid', fromUid: 1, cursor: { uidValidity: '7', lastUid: 0 } },
+		candidates: cands,
+		scannedTo: cands.length,
+	});
+
+	it('never moves the date watermark to an internal date in the future', () => {
+		const sel = selectBatch(
+			[scan([at(1, '2026-01-10T11:00:00Z'), at(2, '2038-01-19T03:14:07Z')])],
+			[],
+			10,
+			now,
+		);
+		assert.equal(sel.cursors.INBOX.lastDate, '2026-01-10T11:00:00.000Z');
+	});
+
+	it('keeps the last keys handled as anchors and relocates by them, not by date', () => {
+		const cands = Array.from({ length: 30 }, (_, i) => at(i + 1, '2026-01-10T11:00:00Z'));
+		const cursor = selectBatch([scan(cands)], [], 100, now).cursors.INBOX;
+		assert.deepEqual(
+			cursor.recent,
+			cands.slice(10).map((c) => c.key),
+		);
+		const plan = planFolder(cursor, { uidValidity: '8', uidNext: 40 }, since, now);
+		assert.equal(plan.kind, 'relocate');
+		if (plan.kind !== 'relocate') return;
+		const moved = relocatedPlan(plan, 33);
+		assert.equal(moved.kind === 'uid' && moved.fromUid, 34);
+		assert.equal(moved.cursor.uidValidity, '8');
+		assert.equal(moved.cursor.catchUp, undefined);
+		// Nothing new above the anchor: the new cursor is still saved.
+		const sel = selectBatch(
+			[{ folder: 'INBOX', plan: moved, candidates: [], scannedTo: 33 }],
+			[],
+			10,
+			now,
+		);
+		assert.equal(sel.cursors.INBOX.uidValidity, '8');
+		assert.equal(sel.cursors.INBOX.lastUid, 33);
+	});
+
+	it('falls back to a date no later than now when a stored watermark is in the future', () => {
+		const plan = planFolder(
+			{ uidValidity: '7', lastUid: 9, lastDate: '2038-01-19T03:14:07.000Z' },
+			{ uidValidity: '8', uidNext: 5 },
+			since,
+			now,
+		);
+		assert.equal(plan.kind === 'catchUp' && plan.since.toISOString(), now.toISOString());
+	});
+});
+
 describe('state', () => {
 	it('normalizes nothing or garbage to an empty state', () => {
 		assert.deepEqual(normalizeState(undefined), emptyState());
@@ -184,15 +289,28 @@ describe('state', () => {
 });
 
 describe('messageKey', () => {
-	it('is the same with or without angle brackets and spaces (EspoCRM #1516)', () => {
-		assert.equal(messageKey('<abc@x>', {}), messageKey(' abc@x ', {}));
+	const mail = { messageId: '<abc@x>', date: 'Thu, 29 Aug 2002', from: 'a@x', subject: 's' };
+	it('is the same for the same mail, whatever its size or delivery', () => {
+		assert.equal(messageKey(mail), messageKey({ ...mail, internalDate: new Date(5) }));
 	});
 	it('keeps the case of the id', () => {
-		assert.notEqual(messageKey('<ABC@x>', {}), messageKey('<abc@x>', {}));
+		assert.notEqual(
+			messageKey(mail).slice(0, 11),
+			messageKey({ ...mail, messageId: '<ABC@x>' }).slice(0, 11),
+		);
 	});
-	it('falls back to date, sender, subject and size without a Message-ID', () => {
-		const a = messageKey(undefined, { date: 'd', from: 'f', subject: 's', size: 1 });
-		assert.equal(a, messageKey('', { date: 'd', from: 'f', subject: 's', size: 1 }));
-		assert.notEqual(a, messageKey(undefined, { date: 'd', from: 'f', subject: 's', size: 2 }));
+	it('shares the id part, not the fingerprint, with another mail reusing the Message-ID', () => {
+		const other = messageKey({ ...mail, date: 'Fri, 30 Aug 2002' });
+		assert.equal(other.slice(0, 11), messageKey(mail).slice(0, 11));
+		assert.notEqual(other, messageKey(mail));
+	});
+	it('falls back to date, sender and subject without a Message-ID, told apart by delivery', () => {
+		const a = { messageId: null, date: 'd', from: 'f', subject: 's', internalDate: new Date(1) };
+		assert.equal(messageKey(a), messageKey({ ...a }));
+		assert.equal(
+			messageKey(a).slice(0, 11),
+			messageKey({ ...a, internalDate: new Date(2) }).slice(0, 11),
+		);
+		assert.notEqual(messageKey(a), messageKey({ ...a, internalDate: new Date(2) }));
 	});
 });

@@ -5,6 +5,7 @@ import {
 	looksLikeMail,
 	normalizeMessageId,
 	parseMail,
+	structureAttachments,
 	type FetchedMail,
 } from '../../../nodes/ImapTrigger/core/mail';
 
@@ -150,6 +151,122 @@ describe('parseMail', () => {
 		assert.equal(json.date, null);
 		assert.equal(json.subject, '');
 		assert.equal(json.text?.trim(), 'hello');
+	});
+});
+
+describe('parseMail on headers as old clients wrote them (issue #11)', () => {
+	it('reads a Date JavaScript cannot parse (`+-0500`) instead of failing', async () => {
+		const { json } = await parseMail(
+			fetched('From: a@b.c\nDate: Thu, 29 Aug 2002 15:36:58 +-0500\n\nhi\n'),
+			policy,
+		);
+		assert.equal(json.error, null);
+		assert.equal(json.date, '2002-08-29T20:36:58.000Z');
+		assert.deepEqual(json.warnings, []);
+	});
+
+	it('gives date null, the raw header and a warning for a Date that names no date', async () => {
+		const { json } = await parseMail(
+			fetched('From: a@b.c\nDate: the day after tomorrow\n\nhi\n'),
+			policy,
+		);
+		assert.equal(json.error, null);
+		assert.equal(json.date, null, 'not the time of parsing');
+		assert.equal(json.headers.date, 'the day after tomorrow');
+		assert.deepEqual(
+			json.warnings.map((w) => w.code),
+			['DATE_UNPARSABLE'],
+		);
+	});
+
+	const replies: Array<[string, string | null]> = [
+		[
+			"noglider's message of Tue, 10 Sep 2002 <20020910142926.C5DF2A7@whatexit.org>",
+			'<20020910142926.C5DF2A7@whatexit.org>',
+		],
+		[
+			'Your message of "Tue, 10 Sep 2002 13:21:44 EDT."\n  <200209101721.g8AHLiF12345@x.org>',
+			'<200209101721.g8AHLiF12345@x.org>',
+		],
+		['<a@x> (comment)', '<a@x>'],
+		['(comment) <a@x>', '<a@x>'],
+		['bare@x', '<bare@x>'],
+		['Your message of Tue, 10 Sep 2002', null],
+	];
+	for (const [header, expected] of replies) {
+		it(`takes ${expected} from In-Reply-To: ${header.split('\n')[0]}`, async () => {
+			const { json } = await parseMail(
+				fetched(`From: a@b.c\nIn-Reply-To: ${header}\n\nhi\n`),
+				policy,
+			);
+			assert.equal(json.inReplyTo, expected);
+		});
+	}
+
+	it('takes only bracketed ids from References, with comments and folding', async () => {
+		const { json } = await parseMail(
+			fetched(
+				'From: a@b.c\nReferences: <a@b> (comment) <c@d>\n\tfoo <e@f>\nIn-Reply-To: <x@y> <z@y>\n\nhi\n',
+			),
+			policy,
+		);
+		assert.deepEqual(json.references, ['<a@b>', '<c@d>', '<e@f>', '<z@y>']);
+		assert.equal(json.inReplyTo, '<x@y>');
+	});
+
+	it('keeps the Message-ID without its comment', async () => {
+		const { json } = await parseMail(fetched('From: a@b.c\nMessage-ID: <x@y> (c)\n\nhi\n'), policy);
+		assert.equal(json.messageId, '<x@y>');
+	});
+
+	it('lists the attachments of an over-size mail from its BODYSTRUCTURE', async () => {
+		const head = 'From: a@b.c\nSubject: big\n\n';
+		const { json } = await parseMail(
+			fetched(head, {
+				headersOnly: true,
+				size: 80_000_000,
+				structure: {
+					type: 'multipart/mixed',
+					childNodes: [
+						{ type: 'text/plain', size: 10 },
+						{ type: 'text/html', size: 20 },
+						{
+							type: 'application/pdf',
+							encoding: 'base64',
+							size: 4000,
+							disposition: 'attachment',
+							dispositionParameters: { filename: 'a/b.pdf' },
+						},
+						{
+							type: 'image/png',
+							id: '<img1>',
+							disposition: 'inline',
+							parameters: { name: 'x.png' },
+							size: 8,
+						},
+					],
+				},
+			}),
+			policy,
+		);
+		assert.equal(json.truncated, true);
+		assert.deepEqual(
+			json.attachments.map((a) => [a.filename, a.contentType, a.size, a.skipped, a.inline]),
+			[
+				['a_b.pdf', 'application/pdf', 3000, 'mail-too-large', false],
+				['x.png', 'image/png', 8, 'mail-too-large', true],
+			],
+		);
+	});
+
+	it('reads a deeply nested BODYSTRUCTURE without recursing forever', () => {
+		let part = { type: 'application/zip', size: 1 } as Parameters<typeof structureAttachments>[0];
+		for (let i = 0; i < 10_000; i++) part = { type: 'multipart/mixed', childNodes: [part] };
+		// Below 50 levels the rest is listed as one part rather than walked.
+		assert.deepEqual(
+			structureAttachments(part).map((a) => a.contentType),
+			['multipart/mixed'],
+		);
 	});
 });
 

@@ -43,6 +43,22 @@ describe('readTriggerParameters', () => {
 			/also a watched folder/,
 		],
 		['zero mails per execution', { batchSize: 0 }, /Max Mails per Execution/],
+		[
+			'an unbounded batch',
+			{ batchSize: 100_000 },
+			/Max Mails per Execution: 100000 is not between 1 and 1000/,
+		],
+		[
+			'an unbounded mail size',
+			{ options: { maxMailMb: 1000 } },
+			/Max Mail Size \(MB\): 1000 is not between 0 and 50/,
+		],
+		['a negative mail size', { options: { maxMailMb: -1 } }, /Max Mail Size \(MB\)/],
+		[
+			'an unbounded attachment size',
+			{ options: { maxAttachmentMb: 51 } },
+			/Max Attachment Size \(MB\)/,
+		],
 	];
 	for (const [name, over, message] of bad) {
 		it(`names the parameter for ${name}`, () => {
