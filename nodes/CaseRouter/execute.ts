@@ -118,7 +118,7 @@ function stateWarning(state: NodeStateHandle, store: ObjectCaseStore): string | 
 	if (state.damaged)
 		return `the node state file was damaged (${state.damaged.reason}) and set aside as ${state.damaged.setAside}; the cases, threads and round-robin positions in it are not known to this execution; ${numbers}. See "Node state" in the README to recover.`;
 	if (store.resumedAbove !== null)
-		return `the node state file is missing; ${numbers}. See "Node state" in the README.`;
+		return `the node state file is missing or older than its floor file; ${numbers}. See "Node state" in the README.`;
 	return null;
 }
 

@@ -76,7 +76,7 @@ export function highestCaseNumber(text: string): number {
 
 export class ObjectCaseStore implements CaseStore {
 	private readonly s: StoredState;
-	/** Set when the state had no counter and numbering resumed above a floor or recovered number. */
+	/** Set when the state was behind: numbering resumed above the floor or the recovered number. */
 	readonly resumedAbove: number | null = null;
 
 	/**
@@ -89,13 +89,15 @@ export class ObjectCaseStore implements CaseStore {
 		private readonly floor: CounterFloor | null = null,
 		recovered = 0,
 	) {
-		if (typeof data.counter !== 'number') {
-			// First run, or the state was lost or damaged: never a number handed out before.
-			const reserved = floor?.read() ?? 0;
-			const start = Math.max(reserved, recovered);
+		const reserved = floor?.read() ?? 0;
+		const counter = typeof data.counter === 'number' ? data.counter : null;
+		// Behind the floor: no counter (first run, state lost or damaged), or less reserved than the
+		// floor holds (an older copy put back). Never a number handed out before: resume above.
+		if (counter === null || (Number(data.reserved) || 0) < reserved) {
+			const start = Math.max(counter ?? 0, reserved, recovered);
 			data.counter = start;
 			if (floor) data.reserved = reserved;
-			if (start > 0) this.resumedAbove = start;
+			if (start > (counter ?? 0)) this.resumedAbove = start;
 		}
 		for (const key of ['cases', 'threads', 'roundRobin'])
 			if (!data[key] || typeof data[key] !== 'object') data[key] = {};

@@ -173,7 +173,25 @@ describe('a damaged state file: set aside, and case numbers never handed out twi
 		rmSync(stateFileOf('wfDeleted'));
 		const [created] = await route('b', 'wfDeleted');
 		assert.equal((created[0].json.case as IDataObject).number, 101);
-		assert.match(String(created[0].json.warning), /missing; new case numbers continue above 100/);
+		assert.match(
+			String(created[0].json.warning),
+			/missing or older .*; new case numbers continue above 100/,
+		);
+	});
+
+	it('an older copy put back: numbering continues above the floor', async () => {
+		const { run } = router(
+			Array.from({ length: 99 }, (_, i) => `s${i}`),
+			'wfRestore',
+		);
+		await run();
+		const file = stateFileOf('wfRestore');
+		const copy = readFileSync(file, 'utf8'); // counter 99, numbers up to 100 reserved
+		await router(['s99', 's100'], 'wfRestore').run(); // #100, #101: the floor moves to 200
+		writeFileSync(file, copy);
+		const [created] = await route('t', 'wfRestore');
+		assert.equal((created[0].json.case as IDataObject).number, 201);
+		assert.match(String(created[0].json.warning), /older than its floor file/);
 	});
 });
 

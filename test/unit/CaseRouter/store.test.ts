@@ -114,6 +114,12 @@ describe('the counter floor', () => {
 		assert.deepEqual(f.raises, []);
 	});
 
+	it('an older copy of the state (less reserved than the floor) resumes above the floor', async () => {
+		const store = new ObjectCaseStore({ counter: 150, reserved: 200 }, floor(300));
+		assert.equal(store.resumedAbove, 300);
+		assert.equal(await store.nextNumber(), 301);
+	});
+
 	it('a floor that cannot be raised hands out no number', async () => {
 		const f = floor();
 		f.fail = true;
