@@ -44,8 +44,10 @@ import {
 } from './core/template';
 import { buildRaw, Delivery, type OutgoingMail } from './delivery';
 
-/** Mails queued on the SMTP connection at once; also how many are reserved by one state save. */
+/** Mails queued on the SMTP connection at once. */
 const IN_FLIGHT = 16;
+/** Mails reserved by one state save (one fsync): fewer saves, and none of them sent if it fails. */
+const RESERVE = 64;
 
 interface SenderOptions {
 	toOverride?: string;
@@ -160,7 +162,7 @@ async function run(
 
 	try {
 		for (let i = 0; i < items.length; i++) {
-			if (ready.length >= IN_FLIGHT) await launch();
+			if (ready.length >= RESERVE) await launch();
 			const item = items[i];
 			const json = item.json;
 			const pairedItem = { item: i };
