@@ -9,8 +9,8 @@ import {
 	openSync,
 	readFileSync,
 	renameSync,
-	rmSync,
-	writeSync,
+	unlinkSync,
+	writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -40,6 +40,14 @@ export function readText(file: string): string | null {
 	}
 }
 
+function removeTemp(tmp: string): void {
+	try {
+		unlinkSync(tmp);
+	} catch {
+		// Not there, or not a file of ours: the write's own error is the one to report.
+	}
+}
+
 /** Replaces `file` with `text` durably: temp file, fsync, rename, fsync of the folder. */
 export function writeStateFile(file: string, text: string): void {
 	const tmp = `${file}.${process.pid}.tmp`;
@@ -47,20 +55,23 @@ export function writeStateFile(file: string, text: string): void {
 		mkdirSync(dirname(file), { recursive: true });
 		const fd = openSync(tmp, 'w');
 		try {
-			writeSync(fd, text);
+			writeFileSync(fd, text); // unlike writeSync, loops until all is written
 			fsyncSync(fd);
 		} finally {
 			closeSync(fd);
 		}
 		renameSync(tmp, file);
-		const dir = openSync(dirname(file), 'r');
-		try {
-			fsyncSync(dir);
-		} finally {
-			closeSync(dir);
+		// The rename is durable once the folder is synced. Windows cannot open a folder for that.
+		if (process.platform !== 'win32') {
+			const dir = openSync(dirname(file), 'r');
+			try {
+				fsyncSync(dir);
+			} finally {
+				closeSync(dir);
+			}
 		}
 	} catch (error) {
-		rmSync(tmp, { force: true });
+		removeTemp(tmp);
 		throw stateError(
 			'STATE_WRITE_FAILED',
 			`Cannot save the node state file ${file}: ${osError(error)}`,

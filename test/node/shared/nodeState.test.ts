@@ -205,7 +205,7 @@ describe('writes', () => {
 			workflowId: 'wfDurable',
 		});
 		const log: string[] = [];
-		for (const name of ['openSync', 'writeSync', 'fsyncSync', 'renameSync'] as const) {
+		for (const name of ['openSync', 'fsyncSync', 'renameSync'] as const) {
 			const original = fs[name] as (...a: unknown[]) => unknown;
 			mock.method(fs, name, (...args: unknown[]) => {
 				const out = original(...args);
@@ -224,7 +224,6 @@ describe('writes', () => {
 		const name = file.split('/').pop() as string;
 		assert.deepEqual(log, [
 			`open ${name}.${process.pid}.tmp`,
-			'writeSync',
 			'fsyncSync',
 			'renameSync',
 			`open ${dir.split('/').pop()}`,
