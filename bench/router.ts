@@ -4,12 +4,19 @@
  * n8n saves static data. A simulated clock moves 10 minutes per execution; each case is closed
  * after its thread's last mail, and closed cases are forgotten after the retention (1 day here).
  * Prints mails/s and the stored state size, which must stay bounded. The baseline is the same run
- * with retention off (state grows with every case ever opened).
+ * with retention off (state grows with every case ever opened). A third run keeps the state as
+ * production executions do: read from its file, written back durably (temp file, fsync, rename,
+ * fsync of the folder) after each execution, case numbers reserved in the floor file.
  *
  *   npm run bench:router [-- --mails 100000 --threads 20000]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { routeMail, updateCase, type RouterConfig } from '../nodes/CaseRouter/core/router';
 import { ObjectCaseStore } from '../nodes/CaseRouter/core/store';
+import { floorFile, loadStateFile, writeStateFile } from '../nodes/shared/stateFile';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -52,7 +59,7 @@ function mails(total: number, threads: number): BenchMail[] {
 	return out;
 }
 
-async function run(all: BenchMail[], retentionDays: number | null) {
+async function run(all: BenchMail[], retentionDays: number | null, file: string | null = null) {
 	const data: Record<string, unknown> = {};
 	let saved = '';
 	let peak = 0;
@@ -63,9 +70,12 @@ async function run(all: BenchMail[], retentionDays: number | null) {
 	const started = process.hrtime.bigint();
 	for (let i = 0; i < all.length; i += 50) {
 		// One execution: static data loaded, 50 mails routed, closed cases updated, data saved.
-		const store = new ObjectCaseStore(
-			saved ? (JSON.parse(saved) as Record<string, unknown>) : data,
-		);
+		const fail = (m: string) => {
+			throw new Error(m);
+		};
+		const store = file
+			? new ObjectCaseStore(loadStateFile(file, fail).data, floorFile(file, fail))
+			: new ObjectCaseStore(saved ? (JSON.parse(saved) as Record<string, unknown>) : data);
 		const config: RouterConfig = {
 			tagPattern: /\[#(\d+)\]/,
 			unknownTag: 'newCase',
@@ -92,6 +102,7 @@ async function run(all: BenchMail[], retentionDays: number | null) {
 		if (retentionDays !== null)
 			store.prune(now, { closedMs: retentionDays * 86_400_000, maxThreads: 200_000 }, closed);
 		saved = JSON.stringify((store as unknown as { s: unknown }).s);
+		if (file) writeStateFile(file, saved);
 		peak = Math.max(peak, saved.length);
 		now += 10 * 60_000;
 	}
@@ -118,6 +129,15 @@ async function main() {
 	console.log(
 		`  ratio: ${(base.seconds / ours.seconds).toFixed(2)}× the baseline's speed; state ${(base.size / ours.size).toFixed(1)}× smaller`,
 	);
+	const dir = mkdtempSync(join(tmpdir(), 'bench-router-'));
+	try {
+		const durable = await run(all, 1, join(dir, 'wf-router.json'));
+		console.log(
+			`  with retention, state file as in production (durable save per execution): ${(total / durable.seconds).toFixed(0)} mails/s, ${(((durable.seconds - ours.seconds) / (total / 50)) * 1000).toFixed(2)} ms more per execution of 50 mails (${((ours.seconds / durable.seconds) * 100).toFixed(0)}% of the in-memory speed)`,
+		);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 	const ok = ours.counts.newCase === threads && ours.counts.followUp === total - threads;
 	console.log(
 		`  correctness: ${ok ? 'one case per thread, every other mail a follow-up' : 'WRONG COUNTS'}`,

@@ -1,6 +1,6 @@
 /**
  * n8n glue of the Case Router: reads the settings once, routes items in order against the store
- * (workflow static data), or updates cases (operation "Update Case").
+ * (the node's state), or updates cases (operation "Update Case").
  */
 import {
 	NodeOperationError,
@@ -9,13 +9,13 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
-import { withNodeState } from '../shared/nodeState';
+import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
 import { ownMessageIdParser } from '../shared/smtpMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
 import { routeMail, updateCase, type JoinPolicy, type RouterConfig } from './core/router';
-import { ObjectCaseStore } from './core/store';
+import { highestCaseNumber, ObjectCaseStore } from './core/store';
 
 interface RouterOptions {
 	tagPattern?: string;
@@ -93,15 +93,40 @@ function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | nu
 }
 
 export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+	return await withNodeState(this, async (data, state) => {
+		const store = new ObjectCaseStore(
+			data,
+			state.floor,
+			state.damaged ? highestCaseNumber(state.damaged.text) : 0,
+		);
+		const warning = stateWarning(state, store);
+		if (warning) this.logger.warn(`Case Router: ${warning}`);
+		const outputs = await run.call(this, store);
+		// On the items too: an admin looking at the execution sees it, not only the log.
+		if (warning)
+			for (const output of outputs) for (const item of output) item.json.warning = warning;
+		return outputs;
+	});
+}
+
+/** What an admin must know when the router's state was damaged or missing. */
+function stateWarning(state: NodeStateHandle, store: ObjectCaseStore): string | null {
+	const numbers =
+		store.resumedAbove !== null
+			? `new case numbers continue above ${store.resumedAbove}, the highest one that may have been handed out`
+			: 'no earlier case number was found: numbering starts at 1';
+	if (state.damaged)
+		return `the node state file was damaged (${state.damaged.reason}) and set aside as ${state.damaged.setAside}; the cases, threads and round-robin positions in it are not known to this execution; ${numbers}. See "Node state" in the README to recover.`;
+	if (store.resumedAbove !== null)
+		return `the node state file is missing or older than its floor file; ${numbers}. See "Node state" in the README.`;
+	return null;
 }
 
 async function run(
 	this: IExecuteFunctions,
-	staticData: IDataObject,
+	store: ObjectCaseStore,
 ): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
-	const store = new ObjectCaseStore(staticData);
 	const options = this.getNodeParameter('options', 0, {}) as RouterOptions;
 	const closed = new Set(
 		list(options.closedStatuses, 'Closed, Rejected, Duplicate').map((s) => s.toLowerCase()),

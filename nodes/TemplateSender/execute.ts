@@ -11,7 +11,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
-import { withNodeState } from '../shared/nodeState';
+import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
@@ -33,6 +33,7 @@ import {
 	pruneState,
 	recentReplies,
 	recordReply,
+	sendKey,
 	senderState,
 	type RateLimit,
 } from './core/state';
@@ -47,6 +48,8 @@ import { buildRaw, Delivery, type OutgoingMail } from './delivery';
 
 /** Mails queued on the SMTP connection at once. */
 const IN_FLIGHT = 16;
+/** Mails reserved by one state save (one fsync): fewer saves, and none of them sent if it fails. */
+const RESERVE = 64;
 
 interface SenderOptions {
 	toOverride?: string;
@@ -127,12 +130,16 @@ function errorJson(error: unknown): IDataObject {
 }
 
 export async function executeSender(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+	return await withNodeState(
+		this,
+		async (staticData, nodeState) => await run.call(this, staticData, nodeState),
+	);
 }
 
 async function run(
 	this: IExecuteFunctions,
 	staticData: IDataObject,
+	nodeState: NodeStateHandle,
 ): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const sent: INodeExecutionData[] = [];
@@ -156,7 +163,26 @@ async function run(
 	});
 	const compiled = new Map<string, Templates>();
 	const inFlight = new Set<Promise<void>>();
+	/** Built mails whose marks are not saved yet; `release` takes the marks back. */
+	const ready: Array<{ job: () => Promise<void>; release: () => void }> = [];
+	/** Send keys of mails the server took: cleared once this execution completes. */
+	const sentKeys: string[] = [];
 	const now = Date.now();
+
+	// Reserve, then send: the marks (rate limit, one-off, "sending") of the ready mails are saved
+	// before any of them goes out, so a save that fails later can never cause a second send.
+	const launch = async () => {
+		if (ready.length === 0) return;
+		// If the save fails, the `finally` below unmarks the mails still ready: none was sent.
+		nodeState.save();
+		for (const { job } of ready.splice(0)) {
+			const running: Promise<void> = job().finally(() => inFlight.delete(running));
+			inFlight.add(running);
+		}
+		// Keep a few mails queued on the pooled connection while the next ones are built: no idle
+		// round trips, bounded memory.
+		while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+	};
 
 	const fail = (i: number, error: unknown) => {
 		const json = { ...items[i].json, error: errorJson(error) };
@@ -165,6 +191,7 @@ async function run(
 
 	try {
 		for (let i = 0; i < items.length; i++) {
+			if (ready.length >= RESERVE) await launch();
 			const item = items[i];
 			const json = item.json;
 			const pairedItem = { item: i };
@@ -378,10 +405,30 @@ async function run(
 					listUnsubscribe: o.bulk && optOut ? { url: optOut, oneClick: true } : null,
 					attachments,
 				};
+				const sending = sendKey({
+					index: i,
+					item: json,
+					templateId,
+					from: from.address,
+					recipients: [...to, ...cc, ...bcc].map((m) => m.address),
+				});
+				if (state.sending[sending]) {
+					skip(
+						'SENT_BY_FAILED_EXECUTION',
+						`an execution that then failed sent this mail (or was sending it) on ${new Date(state.sending[sending]).toISOString()}; not sent again, so that its retry sends no duplicate`,
+					);
+					continue;
+				}
 				const raw = await buildRaw(outgoing, date);
 				// Counted now, so later items of this execution see it; taken back if sending fails.
 				if (mode === 'autoReply') recordReply(state, primary, now);
 				if (o.oneOff) state.oneOff[oneOffKey] = now;
+				state.sending[sending] = now;
+				const release = () => {
+					if (mode === 'autoReply') forgetReply(state, primary, now);
+					if (o.oneOff) delete state.oneOff[oneOffKey];
+					delete state.sending[sending];
+				};
 				const job = async () => {
 					let delivered;
 					try {
@@ -390,11 +437,11 @@ async function run(
 							to: [...to, ...cc, ...bcc].map((a) => a.address),
 						});
 					} catch (error) {
-						if (mode === 'autoReply') forgetReply(state, primary, now);
-						if (o.oneOff) delete state.oneOff[oneOffKey];
+						release();
 						fail(i, error);
 						return;
 					}
+					sentKeys.push(sending);
 					let sentFolder: IDataObject | null = null;
 					if (imapCreds) {
 						const folder = o.sentFolder || 'Sent';
@@ -428,11 +475,7 @@ async function run(
 						pairedItem,
 					});
 				};
-				// Keep a few mails queued on the pooled connection while the next ones are built:
-				// no idle round trips, bounded memory.
-				const running: Promise<void> = job().finally(() => inFlight.delete(running));
-				inFlight.add(running);
-				if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+				ready.push({ job, release });
 			} catch (error) {
 				if (!this.continueOnFail())
 					throw new NodeOperationError(this.getNode(), (error as Error).message, {
@@ -442,11 +485,24 @@ async function run(
 				fail(i, error);
 			}
 		}
+		await launch();
 		await Promise.all(inFlight);
 	} finally {
+		// Mails built but never handed to SMTP (the node failed first) are not sent: unmark them.
+		for (const r of ready.splice(0)) r.release();
 		await Promise.allSettled(inFlight);
 		pruneState(state, limit, now);
 		await delivery.close();
+	}
+	// Completed: no retry will come, the marks of sent mails go — saved now, so that if this save
+	// fails they are still there for the retry of this (then failed) execution.
+	for (const k of sentKeys) delete state.sending[k];
+	let saved = false;
+	try {
+		nodeState.save();
+		saved = true;
+	} finally {
+		if (!saved) for (const k of sentKeys) state.sending[k] = now;
 	}
 	// Sends finish out of order; outputs keep the input order.
 	const byIndex = (a: INodeExecutionData, b: INodeExecutionData) =>

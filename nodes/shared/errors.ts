@@ -24,7 +24,9 @@ export type CrmEmailErrorCode =
 	| 'FROM_NOT_ALLOWED'
 	| 'CONFIG_INVALID'
 	| 'DELIVERY_FAILED'
-	| 'MAIL_PARSE_FAILED';
+	| 'MAIL_PARSE_FAILED'
+	| 'STATE_READ_FAILED'
+	| 'STATE_WRITE_FAILED';
 
 export class CrmEmailError extends Error {
 	constructor(

@@ -36,6 +36,8 @@ export class SmtpSink {
 	connections = 0;
 	/** Messages accepted when not parsing. */
 	received = 0;
+	/** Called with each message received, before the server answers 250. */
+	onMessage: ((message: Received) => void) | null = null;
 	port = 0;
 	private server: SMTPServer;
 
@@ -116,12 +118,14 @@ export class SmtpSink {
 						return cb();
 					}
 					void simpleParser(raw).then((parsed) => {
-						this.messages.push({
+						const message = {
 							from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
 							to: session.envelope.rcptTo.map((r) => r.address),
 							raw,
 							parsed,
-						});
+						};
+						this.messages.push(message);
+						this.onMessage?.(message);
 						cb();
 					}, cb);
 				});

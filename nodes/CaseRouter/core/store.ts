@@ -2,8 +2,8 @@
  * The Case Router's state behind one small, async interface: the case counter, the ledger of
  * cases, the thread (Message-ID) → case map and the round-robin positions. Async so that a
  * database-backed store (for n8n's queue mode, several workers) can implement it without touching
- * the router. The default store keeps everything in a plain object: n8n's workflow static data
- * (no setup, one n8n instance; concurrent executions are last-writer-wins) or a fresh {} in tests.
+ * the router. The default store keeps everything in a plain object: the node's state (see
+ * nodes/shared/nodeState.ts), static data in manual executions, or a fresh {} in tests.
  */
 export interface CaseRecord {
 	number: number;
@@ -36,6 +36,8 @@ export interface CaseStore {
 
 interface StoredState {
 	counter: number;
+	/** How far the counter floor has been raised (see CounterFloor). */
+	reserved?: number;
 	cases: Record<string, CaseRecord>;
 	threads: Record<string, number>;
 	roundRobin: Record<string, string>;
@@ -48,17 +50,72 @@ export interface Retention {
 	maxThreads: number;
 }
 
+/**
+ * The highest case number that may have been handed out, kept apart from the state so that it
+ * survives the state's loss or damage. Raised durably before a number above it is handed out.
+ */
+export interface CounterFloor {
+	read(): number;
+	raise(upTo: number): void;
+}
+
+/** Numbers reserved in the floor at a time: one durable write per this many new cases. */
+export const FLOOR_BLOCK = 100;
+
+/**
+ * The highest case number named in a (damaged, maybe truncated) stored state's text: the counter,
+ * the floor reservation, case records' numbers and thread entries (`"<message-id>":N`). Only
+ * object keys match: a quote inside a JSON string is always escaped.
+ */
+export function highestCaseNumber(text: string): number {
+	let max = 0;
+	for (const m of text.matchAll(/(?:"(?:counter|reserved|number)|>)":(\d{1,16})/g)) {
+		const n = Number(m[1]);
+		if (Number.isSafeInteger(n) && n > max) max = n;
+	}
+	return max;
+}
+
 export class ObjectCaseStore implements CaseStore {
 	private readonly s: StoredState;
+	/** Set when the state was behind: numbering resumed above the floor or the recovered number. */
+	readonly resumedAbove: number | null = null;
 
-	constructor(data: Record<string, unknown>) {
-		data.counter = typeof data.counter === 'number' ? data.counter : 0;
+	/**
+	 * @param floor kept apart from `data` (production executions); without it numbers are only as
+	 *   safe as `data`.
+	 * @param recovered the highest number found in a damaged state's text (highestCaseNumber).
+	 */
+	constructor(
+		data: Record<string, unknown>,
+		private readonly floor: CounterFloor | null = null,
+		recovered = 0,
+	) {
+		const reserved = floor?.read() ?? 0;
+		const counter = typeof data.counter === 'number' ? data.counter : null;
+		// Behind the floor: no counter (first run, state lost or damaged), or less reserved than the
+		// floor holds (an older copy put back). Never a number handed out before: resume above.
+		if (counter === null || (Number(data.reserved) || 0) < reserved) {
+			const start = Math.max(counter ?? 0, reserved, recovered);
+			data.counter = start;
+			if (floor) data.reserved = reserved;
+			if (start > (counter ?? 0)) this.resumedAbove = start;
+		}
 		for (const key of ['cases', 'threads', 'roundRobin'])
 			if (!data[key] || typeof data[key] !== 'object') data[key] = {};
 		this.s = data as unknown as StoredState;
 	}
 
+	/** Raises the floor before `n` can leave this store. */
+	private reserve(n: number): void {
+		if (!this.floor || n <= (this.s.reserved ?? 0)) return;
+		const upTo = n + FLOOR_BLOCK - 1;
+		this.floor.raise(upTo);
+		this.s.reserved = upTo;
+	}
+
 	async nextNumber(): Promise<number> {
+		this.reserve(this.s.counter + 1);
 		this.s.counter += 1;
 		return this.s.counter;
 	}
@@ -68,8 +125,11 @@ export class ObjectCaseStore implements CaseStore {
 	}
 
 	async putCase(record: CaseRecord): Promise<void> {
+		if (record.number > this.s.counter) {
+			this.reserve(record.number);
+			this.s.counter = record.number;
+		}
 		this.s.cases[String(record.number)] = record;
-		if (record.number > this.s.counter) this.s.counter = record.number;
 	}
 
 	async caseForMessage(messageId: string): Promise<number | undefined> {
