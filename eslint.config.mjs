@@ -2,7 +2,7 @@ import { configWithoutCloudSupport } from '@n8n/node-cli/eslint';
 
 export default [
 	...configWithoutCloudSupport,
-	{ ignores: ['test/**', 'bench/**', 'scripts/**', 'index.ts'] },
+	{ ignores: ['test/**', 'bench/**', 'harness/**', 'scripts/**', 'index.ts'] },
 	{
 		files: ['package.json'],
 		rules: {

@@ -18,9 +18,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImapFlow } from 'imapflow';
 
-import { Dovecot, makeMail } from '../test/helpers/dovecot';
-import { ensureN8n, N8n, N8N_VERSION, packPackage } from '../test/helpers/n8n';
-import { SmtpSink } from '../test/helpers/smtp';
+import { Dovecot, makeMail } from '../harness/dovecot';
+import { ensureN8n, N8n, N8N_VERSION, packPackage } from '../harness/n8n';
+import { SmtpSink } from '../harness/smtp';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);

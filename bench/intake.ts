@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 
 import { ImapIntake } from '../nodes/ImapTrigger/intake';
-import { Dovecot } from '../test/helpers/dovecot';
-import { options } from '../test/helpers/intake';
+import { Dovecot } from '../harness/dovecot';
+import { options } from '../harness/intake';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);

@@ -9,7 +9,7 @@
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import { CrmEmailParentLinker } from '../nodes/ParentLinker/CrmEmailParentLinker.node.ts'; // explicit: ".node" resolves to the codex .node.json
-import { fakeExecute } from '../test/helpers/fakeExecute';
+import { fakeExecute } from '../harness/fakeExecute';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);

@@ -10,8 +10,8 @@ import nodemailer from 'nodemailer';
 import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" resolves to the codex .node.json
-import { fakeExecute } from '../test/helpers/fakeExecute';
-import { SmtpSink } from '../test/helpers/smtp';
+import { fakeExecute } from '../harness/fakeExecute';
+import { SmtpSink } from '../harness/smtp';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);

@@ -1,8 +1,8 @@
 /**
  * npm start — n8n with this package, both example workflows imported and active, and a sandbox
  * mailbox beside it, no account anywhere:
- *   - Dovecot on 127.0.0.1 (installed with apt-get when missing and running as root; run as the
- *     current user otherwise) with the mailboxes support (email-to-case), info (auto-reply) and
+ *   - Dovecot on 127.0.0.1 (installed when missing and running as root, as harness/debian.ts
+ *     installs; run as the current user otherwise) with the mailboxes support (email-to-case), info (auto-reply) and
  *     customer;
  *   - an SMTP server on 127.0.0.1 that delivers every mail into those mailboxes (to support@,
  *     info@ or, for any other address, the customer mailbox), so the auto-replies can be read;
@@ -22,8 +22,9 @@ import { join } from 'node:path';
 
 import { SMTPServer } from 'smtp-server';
 
-import { appendMails, Dovecot, makeMail } from '../test/helpers/dovecot';
-import { ensureN8n, N8n, packPackage } from '../test/helpers/n8n';
+import { DebianPackageError, ensureDebianPackage } from '../harness/debian';
+import { appendMails, Dovecot, makeMail } from '../harness/dovecot';
+import { ensureN8n, N8n, packPackage } from '../harness/n8n';
 
 const root = join(__dirname, '..');
 const sandbox = join(root, '.sandbox');
@@ -64,30 +65,6 @@ async function ensurePortFree(port: number, what: string, variable: string): Pro
 			`Port ${port} (${what}) is ${error.code === 'EADDRINUSE' ? 'in use' : `not available: ${error.code}`}. ` +
 				`Stop what uses it, or choose another port: ${variable}=${port + 1} npm start`,
 		);
-}
-
-function have(cmd: string): boolean {
-	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-function ensureDovecot(): void {
-	if (have('dovecot')) return;
-	const command = 'apt-get install -y --no-install-recommends dovecot-imapd';
-	if (process.getuid?.() !== 0 || !have('apt-get'))
-		throw new StartError(
-			`The sandbox mailbox needs Dovecot: sudo ${command} (then npm start again)`,
-		);
-	console.log('Installing Dovecot (dovecot-imapd) for the sandbox mailbox…');
-	for (const args of [
-		['update', '-qq'],
-		['install', '-y', '-qq', '--no-install-recommends', 'dovecot-imapd'],
-	]) {
-		const r = spawnSync('apt-get', args, {
-			stdio: 'inherit',
-			env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-		});
-		if (r.status !== 0) throw new StartError(`apt-get ${args.join(' ')} failed`);
-	}
 }
 
 /** An SMTP server that delivers into the sandbox mailboxes. */
@@ -155,7 +132,7 @@ async function main(): Promise<void> {
 	await ensurePortFree(ports.n8n, "n8n's editor", 'N8N_PORT');
 	await ensurePortFree(ports.imap, 'the sandbox IMAP server', 'CRM_EMAIL_IMAP_PORT');
 	await ensurePortFree(ports.smtp, 'the sandbox SMTP server', 'CRM_EMAIL_SMTP_PORT');
-	ensureDovecot();
+	ensureDebianPackage('dovecot', 'dovecot-imapd', 'the sandbox mailbox');
 	const bins = ensureN8n();
 	const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 	if (build.status !== 0) throw new StartError('npm run build failed: see above');
@@ -288,6 +265,8 @@ setInterval(() => {
 	if (process.ppid !== parent) void stopAll(0);
 }, 1_000).unref();
 main().catch(async (error: unknown) => {
-	console.error(error instanceof StartError ? error.message : error);
+	console.error(
+		error instanceof StartError || error instanceof DebianPackageError ? error.message : error,
+	);
 	await stopAll(1);
 });

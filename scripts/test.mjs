@@ -3,12 +3,14 @@
 // context), integration (real Dovecot on 127.0.0.1, real SMTP server on loopback), n8n (the
 // shipped workflows in a real, pinned n8n; installed once into ~/.cache/crm-email-n8n, which
 // takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot (for
-// integration and n8n) and Chromium (for n8n) are installed first when missing; the package is
+// integration and n8n) and Chromium (for n8n) are installed first when missing
+// (harness/debian.ts); the package is
 // built before the n8n tier, which packs it and installs the tarball into n8n as a user does.
 //   node scripts/test.mjs [unit|node|integration|n8n ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tsImport } from 'tsx/esm/api';
 
 const tiers = (
 	process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'node', 'integration', 'n8n']
@@ -24,56 +26,18 @@ function files(dir) {
 	return out.sort();
 }
 
-function have(cmd) {
-	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+// The harness is TypeScript; this runner stays plain Node so `node scripts/test.mjs` needs no flags.
+const { ensureDebianPackage } = await tsImport('../harness/debian.ts', import.meta.url);
+try {
+	if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')))
+		ensureDebianPackage('dovecot', 'dovecot-imapd', 'the real-server tests');
+	if (tiers.some((t) => t.endsWith('n8n')) && !process.env.CRM_EMAIL_CHROMIUM)
+		ensureDebianPackage('chromium', 'chromium', 'the editor tests');
+} catch (error) {
+	if (error?.code !== 'DEBIAN_PACKAGE_MISSING') throw error;
+	console.error(error.message);
+	process.exit(1);
 }
-
-const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-
-function apt(args) {
-	const r = spawnSync('apt-get', args, { stdio: 'inherit', env: aptEnv });
-	if (r.status !== 0) process.exit(r.status ?? 1);
-}
-
-/**
- * Installs a Debian package a tier needs (CI runs as root), without recommended packages, and
- * only if that upgrades nothing already installed: apt-get would otherwise upgrade whatever the
- * new package's dependencies want newer (for chromium with recommends: systemd, perl, …).
- * Otherwise says how, and stops.
- */
-function ensurePackage(cmd, pkg, why) {
-	if (have(cmd)) return;
-	const command = `apt-get install -y --no-install-recommends ${pkg}`;
-	if (process.getuid?.() !== 0 || !have('apt-get')) {
-		console.error(`${why} need ${cmd}: sudo ${command}`);
-		process.exit(1);
-	}
-	console.log(`${cmd} is missing: installing ${pkg} for ${why}`);
-	apt(['update', '-qq']);
-	const plan = spawnSync('apt-get', ['install', '-s', '--no-install-recommends', pkg], {
-		encoding: 'utf8',
-		env: aptEnv,
-	});
-	// "Inst name [installed version] (new version …)" is an upgrade.
-	const upgrades = (plan.stdout ?? '')
-		.split('\n')
-		.filter((l) => /^Inst \S+ \[/.test(l))
-		.map((l) => l.split(' ')[1]);
-	if (plan.status !== 0 || upgrades.length) {
-		console.error(
-			plan.status !== 0
-				? `apt-get cannot install ${pkg}:\n${plan.stderr}`
-				: `Installing ${pkg} would upgrade ${upgrades.join(', ')}; not done. Check and run: ${command}`,
-		);
-		process.exit(1);
-	}
-	apt(['install', '-y', '-qq', '--no-install-recommends', pkg]);
-}
-
-if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')))
-	ensurePackage('dovecot', 'dovecot-imapd', 'the real-server tests');
-if (tiers.some((t) => t.endsWith('n8n')) && !process.env.CRM_EMAIL_CHROMIUM)
-	ensurePackage('chromium', 'chromium', 'the editor tests');
 
 if (tiers.some((t) => t.endsWith('n8n'))) {
 	const b = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });

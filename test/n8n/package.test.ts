@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { packPackage } from '../helpers/n8n';
+import { packPackage } from '../../harness/n8n';
 
 const root = join(__dirname, '..', '..');
 const pkg = require(join(root, 'package.json')) as {

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 
-import { closeChecklist, launchChromium, openWorkflow, signIn } from '../helpers/browser';
-import { appendMails, Dovecot, makeMail } from '../helpers/dovecot';
-import { waitFor } from '../helpers/intake';
-import { ensureN8n, N8n, packPackage } from '../helpers/n8n';
-import { SmtpSink } from '../helpers/smtp';
+import { closeChecklist, launchChromium, openWorkflow, signIn } from '../../harness/browser';
+import { appendMails, Dovecot, makeMail } from '../../harness/dovecot';
+import { waitFor } from '../../harness/intake';
+import { ensureN8n, N8n, packPackage } from '../../harness/n8n';
+import { SmtpSink } from '../../harness/smtp';
 
 const root = join(__dirname, '..', '..');
 let dovecot: Dovecot;

@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 
 import type { MailRecord } from '../../../nodes/ImapTrigger/core/mail';
-import { Dovecot, ensureFolder } from '../../helpers/dovecot';
+import { Dovecot, ensureFolder } from '../../../harness/dovecot';
 import { hostileCorpus, setMaildirDates, type CorpusMail } from '../../helpers/hostileMail';
-import { Harness, MemoryStore, options, waitFor } from '../../helpers/intake';
+import { Harness, MemoryStore, options, waitFor } from '../../../harness/intake';
 
 let dovecot: Dovecot;
 let admin: ImapFlow;

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 
-import { appendMails, Dovecot, ensureFolder, makeMail } from '../../helpers/dovecot';
+import { appendMails, Dovecot, ensureFolder, makeMail } from '../../../harness/dovecot';
 import { DEFAULT_SEEN_LIMIT } from '../../../nodes/ImapTrigger/core/cursor';
 import { setMaildirDates } from '../../helpers/hostileMail';
-import { Harness, MemoryStore, options, waitFor } from '../../helpers/intake';
+import { Harness, MemoryStore, options, waitFor } from '../../../harness/intake';
 
 let dovecot: Dovecot;
 let admin: ImapFlow;

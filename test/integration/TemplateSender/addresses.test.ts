@@ -10,8 +10,8 @@ import type { AddressObject } from 'mailparser';
 import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { fakeExecute } from '../../helpers/fakeExecute';
-import { SmtpSink, type Received } from '../../helpers/smtp';
+import { fakeExecute } from '../../../harness/fakeExecute';
+import { SmtpSink, type Received } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;

@@ -10,9 +10,9 @@ import type { ICredentialTestFunctions, IDataObject } from 'n8n-workflow';
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { parseMessageId } from '../../../nodes/shared/threadId';
 import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
-import { Dovecot, ensureFolder } from '../../helpers/dovecot';
-import { fakeExecute } from '../../helpers/fakeExecute';
-import { SmtpSink } from '../../helpers/smtp';
+import { Dovecot, ensureFolder } from '../../../harness/dovecot';
+import { fakeExecute } from '../../../harness/fakeExecute';
+import { SmtpSink } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;

@@ -13,8 +13,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { fakeExecute } from '../../helpers/fakeExecute';
-import { SmtpSink } from '../../helpers/smtp';
+import { fakeExecute } from '../../../harness/fakeExecute';
+import { SmtpSink } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 const dir = mkdtempSync(join(tmpdir(), 'crm-email-sender-state-'));

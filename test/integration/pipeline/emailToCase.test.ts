@@ -12,10 +12,10 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { CrmEmailCaseRouter } from '../../../nodes/CaseRouter/CrmEmailCaseRouter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts';
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts';
-import { appendMails, Dovecot, ensureFolder, makeMail } from '../../helpers/dovecot';
-import { fakeExecute, items } from '../../helpers/fakeExecute';
-import { Harness, MemoryStore, options } from '../../helpers/intake';
-import { SmtpSink } from '../../helpers/smtp';
+import { appendMails, Dovecot, ensureFolder, makeMail } from '../../../harness/dovecot';
+import { fakeExecute, items } from '../../../harness/fakeExecute';
+import { Harness, MemoryStore, options } from '../../../harness/intake';
+import { SmtpSink } from '../../../harness/smtp';
 
 let dovecot: Dovecot;
 let admin: ImapFlow;

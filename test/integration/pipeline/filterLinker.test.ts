@@ -10,9 +10,9 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { CrmEmailFilter } from '../../../nodes/EmailFilter/CrmEmailFilter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { applyMailboxActions } from '../../../nodes/EmailFilter/mailbox';
 import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts';
-import { appendMails, Dovecot, ensureFolder, makeMail } from '../../helpers/dovecot';
-import { fakeExecute, items } from '../../helpers/fakeExecute';
-import { Harness, options } from '../../helpers/intake';
+import { appendMails, Dovecot, ensureFolder, makeMail } from '../../../harness/dovecot';
+import { fakeExecute, items } from '../../../harness/fakeExecute';
+import { Harness, options } from '../../../harness/intake';
 
 let dovecot: Dovecot;
 let admin: ImapFlow;

@@ -17,9 +17,9 @@ import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
 
-import { Dovecot, freePort } from '../../helpers/dovecot';
-import { OAuth2Error, OAuth2Server, type TokenResponse } from '../../helpers/oauth2Server';
-import { SmtpSink } from '../../helpers/smtp';
+import { Dovecot, freePort } from '../../../harness/dovecot';
+import { OAuth2Error, OAuth2Server, type TokenResponse } from '../../../harness/oauth2Server';
+import { SmtpSink } from '../../../harness/smtp';
 
 const USER = 'agent@example.com';
 /** Seconds: tokens meant to expire within a test. */

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailCaseRouter } from '../../../nodes/CaseRouter/CrmEmailCaseRouter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { fakeExecute, items } from '../../helpers/fakeExecute';
+import { fakeExecute, items } from '../../../harness/fakeExecute';
 
 const node = new CrmEmailCaseRouter();
 

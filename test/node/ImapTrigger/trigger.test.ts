@@ -12,9 +12,9 @@ import type {
 import type { ImapFlow } from 'imapflow';
 
 import { CrmEmailImapTrigger } from '../../../nodes/ImapTrigger/CrmEmailImapTrigger.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { appendMails, Dovecot, ensureFolder, makeMail } from '../../helpers/dovecot';
+import { appendMails, Dovecot, ensureFolder, makeMail } from '../../../harness/dovecot';
 import { fakeTrigger } from '../../helpers/fakeTrigger';
-import { waitFor } from '../../helpers/intake';
+import { waitFor } from '../../../harness/intake';
 
 const node = new CrmEmailImapTrigger();
 let dovecot: Dovecot;

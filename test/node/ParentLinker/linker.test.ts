@@ -8,7 +8,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { generateMessageId } from '../../../nodes/shared/threadId';
 import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
-import { fakeExecute, items } from '../../helpers/fakeExecute';
+import { fakeExecute, items } from '../../../harness/fakeExecute';
 
 const node = new CrmEmailParentLinker();
 const smtp = {

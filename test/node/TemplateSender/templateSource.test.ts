@@ -7,8 +7,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { expression, fakeExecute } from '../../helpers/fakeExecute';
-import { SmtpSink } from '../../helpers/smtp';
+import { expression, fakeExecute } from '../../../harness/fakeExecute';
+import { SmtpSink } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;

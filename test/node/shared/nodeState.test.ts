@@ -24,7 +24,7 @@ import { NodeOperationError, type IDataObject } from 'n8n-workflow';
 
 import { CrmEmailCaseRouter } from '../../../nodes/CaseRouter/CrmEmailCaseRouter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { withNodeState } from '../../../nodes/shared/nodeState';
-import { fakeExecute, items } from '../../helpers/fakeExecute';
+import { fakeExecute, items } from '../../../harness/fakeExecute';
 
 const dir = mkdtempSync(join(tmpdir(), 'crm-email-state-'));
 before(() => {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
+import { installCommand } from './debian';
 import type { N8nOwner } from './n8n';
 
 export const CHROMIUM = process.env.CRM_EMAIL_CHROMIUM ?? '/usr/bin/chromium';
@@ -12,7 +13,7 @@ export const CHROMIUM = process.env.CRM_EMAIL_CHROMIUM ?? '/usr/bin/chromium';
 export async function launchChromium(): Promise<Browser> {
 	if (!existsSync(CHROMIUM))
 		throw new Error(
-			`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CRM_EMAIL_CHROMIUM)`,
+			`No Chromium at ${CHROMIUM}: ${installCommand('chromium')} (or set CRM_EMAIL_CHROMIUM)`,
 		);
 	return chromium.launch({
 		executablePath: CHROMIUM,

@@ -16,7 +16,7 @@ export const N8N_VERSION = '2.41.1';
 export const NODE24_VERSION = '24.21.0';
 
 const cache = process.env.CRM_EMAIL_N8N_CACHE ?? join(homedir(), '.cache', 'crm-email-n8n');
-const root = resolve(__dirname, '..', '..');
+const root = resolve(__dirname, '..');
 
 /**
  * npm, outside this package's npm settings: run under `npm test`, the environment carries

@@ -1,7 +1,7 @@
-import type { CrmEmailError } from '../../nodes/shared/errors';
-import type { IntakeState } from '../../nodes/ImapTrigger/core/cursor';
-import { ImapIntake, type IntakeOptions, type StateStore } from '../../nodes/ImapTrigger/intake';
-import type { MailRecord } from '../../nodes/ImapTrigger/core/mail';
+import type { CrmEmailError } from '../nodes/shared/errors';
+import type { IntakeState } from '../nodes/ImapTrigger/core/cursor';
+import { ImapIntake, type IntakeOptions, type StateStore } from '../nodes/ImapTrigger/intake';
+import type { MailRecord } from '../nodes/ImapTrigger/core/mail';
 import type { Dovecot } from './dovecot';
 
 /** Stands in for n8n's static data: what is saved is a JSON copy, as n8n stores it. */
