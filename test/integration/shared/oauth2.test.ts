@@ -1,6 +1,6 @@
 /**
  * OAuth2 sign-in (XOAUTH2 / OAUTHBEARER, issue #13) against real servers, no protocol mocks: a
- * local authorization server (test/helpers/oauth2Server.ts) issues short-lived tokens; Dovecot's
+ * local authorization server (harness/oauth2Server.ts) issues short-lived tokens; Dovecot's
  * oauth2 passdb and the SMTP test server check each one at its introspection endpoint; imapflow
  * and nodemailer sign in as the nodes will. The answers asserted here are written up in
  * docs/oauth2.md.
