@@ -70,8 +70,7 @@ before(async () => {
 				id: 'crmSmtpSupport',
 				name: 'Support mailbox (SMTP)',
 				type: 'crmSmtpApi',
-				// No Signing Secret: thread Message-IDs are signed with n8n's own encryption key.
-				data: { ...sink.credentials(), signingSecret: '' },
+				data: { ...sink.credentials() },
 			},
 			{
 				id: 'crmImapInfo',
