@@ -11,7 +11,7 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" resolves to the codex .node.json
 import { fakeExecute } from '../harness/fakeExecute';
-import { SmtpSink } from '../harness/smtp';
+import { signingCredential, SmtpSink } from '../harness/smtp';
 
 const arg = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -55,7 +55,7 @@ async function main() {
 			description: node.description,
 			parameters,
 			inputs: [input.map((json) => ({ json }))],
-			credentials: { crmSmtpApi: sink.credentials() },
+			credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 		});
 		let t = process.hrtime.bigint();
 		const [sent] = await node.execute.call(f.ctx);

@@ -59,15 +59,6 @@ export class CrmSmtpApi implements ICredentialType {
 			placeholder: 'Example Support <support@example.com>',
 			description: 'Used when a node does not set From',
 		},
-		{
-			displayName: 'Signing Secret',
-			name: 'signingSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			description:
-				'Signs the thread Message-IDs and unsubscribe links this package generates. Empty: n8n\'s own encryption key is used (the same on every n8n process of this installation). Set it when several n8n installations share this mailbox: the same value on each.',
-		},
 		allowSelfSignedProperty,
 	];
 }

@@ -59,6 +59,10 @@ export function fakeExecute(o: FakeExecuteOptions): FakeExecute {
 		typeVersion: 1,
 		position: [0, 0],
 		parameters: {},
+		// As n8n: the credentials chosen on the node, by type.
+		credentials: Object.fromEntries(
+			Object.keys(o.credentials ?? {}).map((type) => [type, { id: type, name: type }]),
+		),
 	};
 	const log = (level: string) => (message: string) => logs.push(`${level}: ${message}`);
 	const ctx = {

@@ -149,7 +149,6 @@ export class SmtpSink {
 			password: this.auth?.password ?? '',
 			allowedFrom: 'support@example.com, *@help.example.com',
 			defaultFrom: 'Example Support <support@example.com>',
-			signingSecret: 'thread-secret',
 			...over,
 		};
 	}
@@ -158,3 +157,6 @@ export class SmtpSink {
 		await new Promise<void>((resolve) => this.server.close(() => resolve()));
 	}
 }
+
+/** A CRM Email Signing API credential for tests that send (its secret signs the thread Message-IDs). */
+export const signingCredential = { secret: 'thread-secret-for-tests' };

@@ -170,7 +170,6 @@ async function main(): Promise<void> {
 		password: '',
 		allowedFrom: from,
 		defaultFrom: `Example Support <${from}>`,
-		signingSecret: 'sandbox-signing-secret',
 	});
 	// The ids the shipped workflows reference. Imported at every start, so changed ports apply.
 	const credentials = [

@@ -6,11 +6,13 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
-import { crmSmtpConnectionTest } from '../shared/smtpMethods';
+import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
+import { crmEmailSigningTest } from '../shared/signingMethods';
 import { executeRouter } from './execute';
 
 const route = { show: { operation: ['route'] } };
 const update = { show: { operation: ['updateCase'] } };
+const verify = { show: { operation: ['route'], threadIds: ['verify'] } };
 
 export class CrmEmailCaseRouter implements INodeType {
 	description: INodeTypeDescription = {
@@ -28,9 +30,9 @@ export class CrmEmailCaseRouter implements INodeType {
 		usableAsTool: true,
 		credentials: [
 			{
-				name: 'crmSmtpApi',
-				required: true,
-				testedBy: 'crmSmtpConnectionTest',
+				name: 'crmEmailSigningApi',
+				required: false,
+				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { operation: ['route'], threadIds: ['verify'] } },
 			},
 		],
@@ -188,22 +190,8 @@ export class CrmEmailCaseRouter implements INodeType {
 				},
 				description: 'Object {userId: count}, or an array of {ID, count}',
 			},
-			{
-				displayName: 'Thread Message-IDs',
-				name: 'threadIds',
-				type: 'options',
-				default: 'verify',
-				displayOptions: route,
-				options: [
-					{
-						name: 'Recognise (SMTP Credential)',
-						value: 'verify',
-						description:
-							"Replies to the Template Sender's mails find their case through the signed Message-ID",
-					},
-					{ name: 'Ignore', value: 'ignore' },
-				],
-			},
+			threadIdsProperty(route),
+			signingNotice(verify),
 			{
 				displayName: 'Case Number',
 				name: 'caseNumber',
@@ -321,7 +309,7 @@ export class CrmEmailCaseRouter implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmSmtpConnectionTest } };
+	methods = { credentialTest: { crmEmailSigningTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeRouter.call(this);

@@ -12,7 +12,7 @@ import {
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
-import { ownMessageIdParser } from '../shared/smtpMethods';
+import { ownMessageIdParser } from '../shared/signingMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
 import { routeMail, updateCase, type JoinPolicy, type RouterConfig } from './core/router';
 import { highestCaseNumber, ObjectCaseStore } from './core/store';

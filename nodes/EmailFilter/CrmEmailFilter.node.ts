@@ -11,6 +11,9 @@ import { crmImapConnectionTest } from '../shared/imapMethods';
 import { ACTIONS } from './core/rules';
 import { executeFilter } from './execute';
 
+/** Folder and Mark as Read change the mailbox only with this parameter on: the rules say so. */
+const APPLY = 'Apply on the Mailbox';
+
 const conditionFields: INodeProperties[] = [
 	{
 		displayName: 'Field',
@@ -118,7 +121,11 @@ const ruleFields: INodeProperties[] = [
 		default: 'skip',
 		options: [
 			{ name: 'Skip', value: 'skip', description: 'Send the mail to the Skipped output' },
-			{ name: 'Put in Folder', value: 'folder', description: 'Keep it, with a target folder' },
+			{
+				name: 'Set Target Folder',
+				value: 'folder',
+				description: `Keep it and set filter.folder; the mail is moved there only with ${APPLY}`,
+			},
 			{ name: 'None', value: 'none', description: 'Keep it, only tag it with the rule' },
 		] satisfies Array<{ name: string; value: (typeof ACTIONS)[number]; description: string }>,
 	},
@@ -135,7 +142,7 @@ const ruleFields: INodeProperties[] = [
 		name: 'markAsRead',
 		type: 'boolean',
 		default: false,
-		description: 'Whether to mark the mail as read',
+		description: `Whether to set filter.markAsRead; the mail is marked read on the server only with ${APPLY}`,
 	},
 	{
 		displayName: 'Skip Notification',
@@ -214,7 +221,14 @@ export class CrmEmailFilter implements INodeType {
 					'Array of {name, account, match, conditions: [{field, header, operator, value, caseSensitive}], action, folder, markAsRead, skipNotification, continue}',
 			},
 			{
-				displayName: 'Apply on the Mailbox',
+				displayName: `Rules only tag the mails (filter.folder, filter.markAsRead). Turn on ${APPLY} to move them and mark them read on the IMAP server.`,
+				name: 'tagOnlyNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { applyOnServer: [false] } },
+			},
+			{
+				displayName: APPLY,
 				name: 'applyOnServer',
 				type: 'boolean',
 				default: false,

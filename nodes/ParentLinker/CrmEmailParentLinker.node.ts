@@ -6,8 +6,11 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
-import { crmSmtpConnectionTest } from '../shared/smtpMethods';
+import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
+import { crmEmailSigningTest } from '../shared/signingMethods';
 import { executeLinker } from './execute';
+
+const verify = { show: { threadIds: ['verify'] } };
 
 export class CrmEmailParentLinker implements INodeType {
 	description: INodeTypeDescription = {
@@ -27,9 +30,9 @@ export class CrmEmailParentLinker implements INodeType {
 		usableAsTool: true,
 		credentials: [
 			{
-				name: 'crmSmtpApi',
-				required: true,
-				testedBy: 'crmSmtpConnectionTest',
+				name: 'crmEmailSigningApi',
+				required: false,
+				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { threadIds: ['verify'] } },
 			},
 		],
@@ -121,25 +124,8 @@ export class CrmEmailParentLinker implements INodeType {
 					{ displayName: 'Status Field', name: 'statusField', type: 'string', default: 'status' },
 				],
 			},
-			{
-				displayName: 'Thread Message-IDs',
-				name: 'threadIds',
-				type: 'options',
-				default: 'verify',
-				options: [
-					{
-						name: 'Recognise (SMTP Credential)',
-						value: 'verify',
-						description:
-							"Replies to mails sent by the Template Sender find their record through the signed Message-ID (uses the SMTP credential's signing secret)",
-					},
-					{
-						name: 'Ignore',
-						value: 'ignore',
-						description: 'Only mails linked earlier and addresses are used',
-					},
-				],
-			},
+			threadIdsProperty(),
+			signingNotice(verify),
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -183,7 +169,7 @@ export class CrmEmailParentLinker implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmSmtpConnectionTest } };
+	methods = { credentialTest: { crmEmailSigningTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeLinker.call(this);

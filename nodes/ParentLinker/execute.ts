@@ -12,7 +12,7 @@ import {
 import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { normalizeMessageId } from '../shared/threadId';
-import { ownMessageIdParser } from '../shared/smtpMethods';
+import { ownMessageIdParser } from '../shared/signingMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
 import { ObjectThreadMemory } from './core/memory';
 import {

@@ -7,6 +7,8 @@ import {
 } from 'n8n-workflow';
 
 import { crmImapConnectionTest } from '../shared/imapMethods';
+import { signingNotice } from '../shared/signingDescription';
+import { crmEmailSigningTest } from '../shared/signingMethods';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
 import { executeSender } from './execute';
 
@@ -27,6 +29,7 @@ export class CrmEmailTemplateSender implements INodeType {
 		usableAsTool: true,
 		credentials: [
 			{ name: 'crmSmtpApi', required: true, testedBy: 'crmSmtpConnectionTest' },
+			{ name: 'crmEmailSigningApi', required: false, testedBy: 'crmEmailSigningTest' },
 			{
 				name: 'crmImapApi',
 				required: true,
@@ -127,6 +130,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				description:
 					'Whether to store a copy of each sent mail in the IMAP Sent folder (IMAP credential)',
 			},
+			signingNotice(),
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -306,7 +310,9 @@ export class CrmEmailTemplateSender implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmSmtpConnectionTest, crmImapConnectionTest } };
+	methods = {
+		credentialTest: { crmSmtpConnectionTest, crmImapConnectionTest, crmEmailSigningTest },
+	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeSender.call(this);

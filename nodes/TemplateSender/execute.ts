@@ -12,6 +12,7 @@ import {
 } from 'n8n-workflow';
 
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
+import { nodeThreadKey } from '../shared/signingMethods';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
@@ -19,7 +20,6 @@ import {
 	addressSet,
 	parseAddresses,
 	senderOf,
-	smtpThreadKey,
 	toSmtpCredentials,
 	type Mailbox,
 	type SmtpCredentials,
@@ -146,7 +146,7 @@ async function run(
 	const notSent: INodeExecutionData[] = [];
 	const failed: INodeExecutionData[] = [];
 	const creds: SmtpCredentials = toSmtpCredentials(await this.getCredentials('crmSmtpApi'));
-	const key = smtpThreadKey(creds);
+	const key = await nodeThreadKey(this);
 	const mode = this.getNodeParameter('mode', 0) as SendMode;
 	const first = this.getNodeParameter('options', 0, {}) as SenderOptions;
 	const limit: RateLimit = {

@@ -1,6 +1,6 @@
 /**
- * Where the HMAC key for thread Message-IDs and opt-out tokens comes from when the SMTP credential
- * has no Signing Secret: n8n's own instance encryption key. It never leaves the server, every n8n
+ * Where the HMAC key for thread Message-IDs and opt-out tokens comes from: the secret of a CRM Email
+ * Signing credential when the node has one, else n8n's own instance encryption key. It never leaves the server, every n8n
  * process of one installation shares it (queue mode requires the same key on main and workers, or
  * credentials could not be decrypted), and it is long and random — unlike the mailbox password,
  * from which the key used to be derived, so one received Message-ID let anyone test password
@@ -51,16 +51,39 @@ export function n8nInstanceKey(env: Env = process.env): string | null {
 	}
 }
 
-/** The key material for `threadKey`: the credential's Signing Secret, else n8n's instance key. */
+/** Shortest secret the credential test accepts: a shorter one could be found from a Message-ID. */
+export const MIN_SIGNING_SECRET_LENGTH = 16;
+
+/** Why a Signing Secret is unfit (the credential test's answer), or null when it is fine. */
+export function signingSecretProblem(secret: string): string | null {
+	if (!secret.trim()) return 'The Signing Secret is empty';
+	if (secret.length < MIN_SIGNING_SECRET_LENGTH)
+		return `The Signing Secret has ${secret.length} characters: use at least ${MIN_SIGNING_SECRET_LENGTH} random ones, or anyone holding one of our Message-IDs could try short secrets until one signs it and then forge threads`;
+	return null;
+}
+
+/**
+ * The key material for `threadKey`: the Signing credential's secret (null: the node has none),
+ * else n8n's instance key. The same secret always gives the same key, wherever it is stored.
+ */
 export function signingMaterial(
-	secret: string,
+	secret: string | null,
 	env: Env = process.env,
 ): { secret: string } | { instanceKey: string } {
-	if (secret) return { secret };
+	if (secret !== null) {
+		// A short secret still signs (only the credential test refuses it): Message-IDs already
+		// signed with it must keep verifying.
+		if (!secret.trim())
+			throw new CrmEmailError(
+				'CONFIG_INVALID',
+				"The Signing Secret of the CRM Email Signing API credential is empty: enter the secret, or remove the credential from the node to sign with n8n's own key",
+			);
+		return { secret };
+	}
 	const instanceKey = n8nInstanceKey(env);
 	if (instanceKey) return { instanceKey };
 	throw new CrmEmailError(
 		'CONFIG_INVALID',
-		`No signing key: the SMTP credential has no Signing Secret and n8n's encryption key was found neither in N8N_ENCRYPTION_KEY nor in ${n8nConfigFile(env)}. Set a Signing Secret on the SMTP credential (a long random text, the same wherever this mailbox is used).`,
+		`No signing key: the node has no CRM Email Signing API credential and n8n's encryption key was found neither in N8N_ENCRYPTION_KEY nor in ${n8nConfigFile(env)}. Choose a CRM Email Signing API credential (a long random secret, the same wherever this mailbox is handled).`,
 	);
 }

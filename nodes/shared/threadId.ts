@@ -61,7 +61,7 @@ const SAFE = /^[A-Za-z0-9_-]{1,64}$/;
 const SIG_LENGTH = 12;
 
 /**
- * The HMAC key: from the credential's Signing Secret, or, when the admin left it empty, from n8n's
+ * The HMAC key: from a CRM Email Signing API credential's secret, or, without one, from n8n's
  * instance encryption key (see signingKey.ts). Never from the mailbox password: a received
  * Message-ID or opt-out token would let anyone test password guesses offline.
  */

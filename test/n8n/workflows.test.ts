@@ -70,8 +70,8 @@ before(async () => {
 				id: 'crmSmtpSupport',
 				name: 'Support mailbox (SMTP)',
 				type: 'crmSmtpApi',
-				// No Signing Secret: thread Message-IDs are signed with n8n's own encryption key.
-				data: { ...sink.credentials(), signingSecret: '' },
+				// No signing credential anywhere: thread Message-IDs are signed with n8n's own key.
+				data: { ...sink.credentials() },
 			},
 			{
 				id: 'crmImapInfo',

@@ -12,8 +12,6 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 
 import { CrmEmailError, redact } from '../errors';
 import { globMatch } from '../glob';
-import { signingMaterial } from '../signingKey';
-import { threadKey } from '../threadId';
 import type { MailSecurity } from './imap';
 
 export interface SmtpCredentials {
@@ -26,8 +24,6 @@ export interface SmtpCredentials {
 	/** Lower-cased addresses or patterns (`*@example.com`) this account may send as. */
 	allowedFrom: string[];
 	defaultFrom: string;
-	/** Signs thread Message-IDs and opt-out links; empty: n8n's instance encryption key. */
-	signingSecret: string;
 }
 
 export function toSmtpCredentials(data: Record<string, unknown>): SmtpCredentials {
@@ -44,12 +40,7 @@ export function toSmtpCredentials(data: Record<string, unknown>): SmtpCredential
 			.map((s) => s.trim().toLowerCase())
 			.filter(Boolean),
 		defaultFrom: String(data.defaultFrom ?? '').trim(),
-		signingSecret: String(data.signingSecret ?? ''),
 	};
-}
-
-export function smtpThreadKey(creds: SmtpCredentials): Buffer {
-	return threadKey(signingMaterial(creds.signingSecret));
 }
 
 export function smtpOptions(
@@ -239,7 +230,7 @@ export function describeSmtpError(error: unknown, creds: SmtpCredentials): CrmEm
 	if (error instanceof CrmEmailError) return error;
 	const e = (error ?? {}) as SmtpErrorLike;
 	const where = `${creds.host}:${creds.port}`;
-	const secrets = [creds.password, creds.signingSecret];
+	const secrets = [creds.password];
 	const server = e.response ? redact(e.response, secrets) : undefined;
 	const plain = redact(String(e.message ?? error), secrets);
 	const code = e.code ?? '';

@@ -11,7 +11,7 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { fakeExecute } from '../../../harness/fakeExecute';
-import { SmtpSink, type Received } from '../../../harness/smtp';
+import { SmtpSink, type Received, signingCredential } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;
@@ -56,7 +56,7 @@ function run(
 			...parameters,
 		},
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials() },
+		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 		continueOnFail: o.continueOnFail,
 	});
 	return node.execute.call(f.ctx);

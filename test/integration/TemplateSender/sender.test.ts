@@ -8,11 +8,10 @@ import type { ImapFlow } from 'imapflow';
 import type { ICredentialTestFunctions, IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
-import { parseMessageId } from '../../../nodes/shared/threadId';
-import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
+import { parseMessageId, threadKey } from '../../../nodes/shared/threadId';
 import { Dovecot, ensureFolder } from '../../../harness/dovecot';
 import { fakeExecute } from '../../../harness/fakeExecute';
-import { SmtpSink } from '../../../harness/smtp';
+import { SmtpSink, signingCredential } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;
@@ -74,7 +73,11 @@ function run(
 			...parameters,
 		},
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials(o.smtp), crmImapApi: { ...dovecot.credentials() } },
+		credentials: {
+			crmSmtpApi: sink.credentials(o.smtp),
+			crmEmailSigningApi: signingCredential,
+			crmImapApi: { ...dovecot.credentials() },
+		},
 		staticData: o.staticData,
 		continueOnFail: o.continueOnFail,
 	});
@@ -102,7 +105,7 @@ describe('Template Sender against a real SMTP server', () => {
 		// The Message-ID carries the case, signed: the linker and router recognise replies to it.
 		const ref = parseMessageId(
 			String(p.messageId),
-			smtpThreadKey(toSmtpCredentials(sink.credentials())),
+			threadKey({ secret: signingCredential.secret }),
 		);
 		assert.deepEqual(ref, { parentType: 'Case', parentId: 'case-42', caseNumber: 42 });
 		const info = sent[0].json.sent as IDataObject;
@@ -283,7 +286,7 @@ describe('Template Sender against a real SMTP server', () => {
 					},
 				],
 			],
-			credentials: { crmSmtpApi: sink.credentials() },
+			credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 			continueOnFail: true,
 		});
 		const [sent, , failed] = await node.execute.call(f.ctx);
@@ -318,7 +321,7 @@ describe('Template Sender against a real SMTP server', () => {
 					},
 				],
 			],
-			credentials: { crmSmtpApi: sink.credentials() },
+			credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 		});
 		const [ok] = await node.execute.call(g.ctx);
 		assert.equal(ok.length, 1);

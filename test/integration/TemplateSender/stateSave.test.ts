@@ -14,7 +14,7 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { fakeExecute } from '../../../harness/fakeExecute';
-import { SmtpSink } from '../../../harness/smtp';
+import { SmtpSink, signingCredential } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 const dir = mkdtempSync(join(tmpdir(), 'crm-email-sender-state-'));
@@ -72,7 +72,7 @@ function execution(workflowId: string, mails: IDataObject[], options: unknown = 
 			options,
 		},
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials() },
+		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 		mode: 'trigger',
 		workflowId,
 	});

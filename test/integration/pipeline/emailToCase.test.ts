@@ -2,7 +2,7 @@
  * Email-to-case on real servers: mails fetched from Dovecot by the trigger's intake, through the
  * Parent Linker, the Case Router and the Template Sender (auto-reply to a real SMTP server); the
  * customer's reply to that auto-reply, appended to Dovecot, lands on the first case and gets no
- * second auto-reply.
+ * second auto-reply. As installed by default: no Signing credential, n8n's instance key signs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ let admin: ImapFlow;
 let sink: SmtpSink;
 
 before(async () => {
+	process.env.N8N_ENCRYPTION_KEY = 'instance-key-of-this-n8n';
 	dovecot = new Dovecot();
 	await dovecot.start();
 	admin = await dovecot.client();
@@ -49,7 +50,6 @@ async function workflow(
 	mails: INodeExecutionData[],
 	state: { linker: IDataObject; router: IDataObject; sender: IDataObject },
 ) {
-	const smtp = sink.credentials();
 	const linker = new CrmEmailParentLinker();
 	const lx = fakeExecute({
 		description: linker.description,
@@ -62,7 +62,6 @@ async function workflow(
 			options: {},
 		},
 		inputs: [mails, records],
-		credentials: { crmSmtpApi: smtp },
 		staticData: state.linker,
 	});
 	const [linked, unknown] = await linker.execute.call(lx.ctx);
@@ -81,7 +80,6 @@ async function workflow(
 			options: { ownAddresses: 'support@example.com' },
 		},
 		inputs: [[...linked, ...unknown]],
-		credentials: { crmSmtpApi: smtp },
 		staticData: state.router,
 	});
 	const [created, followUps, ignored] = await router.execute.call(rx.ctx);
@@ -99,7 +97,7 @@ async function workflow(
 			options: { retryDelayMs: 10 },
 		},
 		inputs: [created],
-		credentials: { crmSmtpApi: smtp },
+		credentials: { crmSmtpApi: sink.credentials() },
 		staticData: state.sender,
 	});
 	const [sent, notSent] = await sender.execute.call(sx.ctx);

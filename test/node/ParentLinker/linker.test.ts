@@ -7,16 +7,11 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { generateMessageId } from '../../../nodes/shared/threadId';
-import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
+import { threadKey } from '../../../nodes/shared/threadId';
 import { fakeExecute, items } from '../../../harness/fakeExecute';
 
 const node = new CrmEmailParentLinker();
-const smtp = {
-	host: 'smtp.example.com',
-	user: 'support@example.com',
-	password: 'pw-secret',
-	signingSecret: 'k',
-};
+const signing = { secret: 'linker-test-secret-0123' };
 
 const records = items(
 	{ kind: 'contacts', uid: 1, fullName: 'Ann', mail: { work: 'ann@acme.example' }, company: 7 },
@@ -27,6 +22,7 @@ function run(
 	mails: IDataObject[],
 	parameters: Record<string, unknown> = {},
 	staticData: IDataObject = {},
+	credentials: Record<string, Record<string, unknown>> = { crmEmailSigningApi: signing },
 ) {
 	const f = fakeExecute({
 		description: node.description,
@@ -45,7 +41,7 @@ function run(
 			...parameters,
 		},
 		inputs: [items(...mails), records],
-		credentials: { crmSmtpApi: smtp },
+		credentials,
 		staticData,
 	});
 	return { f, out: node.execute.call(f.ctx) };
@@ -56,7 +52,6 @@ describe('Parent Linker node', () => {
 		assert.deepEqual(node.description.inputNames, ['Mails', 'Records']);
 		assert.deepEqual(node.description.outputNames, ['Linked', 'Unknown Sender']);
 		assert.equal(node.description.usableAsTool, true);
-		assert.equal(node.description.credentials?.[0].testedBy, 'crmSmtpConnectionTest');
 	});
 
 	it('links with a custom field mapping and splits the outputs, pairedItem set', async () => {
@@ -99,10 +94,10 @@ describe('Parent Linker node', () => {
 		assert.deepEqual([parent.type, parent.id, parent.via], ['Contact', '1', 'thread']);
 	});
 
-	it("recognises the Template Sender's Message-IDs with the SMTP credential's key", async () => {
+	it("recognises the Template Sender's Message-IDs with the Signing credential's key", async () => {
 		const ours = generateMessageId(
 			{ parentType: 'Case', parentId: 'c-9', caseNumber: 9 },
-			{ key: smtpThreadKey(toSmtpCredentials(smtp)), domain: 'example.com' },
+			{ key: threadKey({ secret: signing.secret }), domain: 'example.com' },
 		);
 		const [linked] = await run([{ references: [ours], from: { address: 'someone@else.example' } }])
 			.out;
@@ -112,6 +107,42 @@ describe('Parent Linker node', () => {
 			{ threadIds: 'ignore' },
 		).out;
 		assert.equal(unknown.length, 1);
+	});
+
+	it("needs no credential: without one, n8n's instance key verifies the Message-IDs", async () => {
+		const saved = process.env.N8N_ENCRYPTION_KEY;
+		process.env.N8N_ENCRYPTION_KEY = 'instance-key-of-this-n8n';
+		try {
+			const ours = generateMessageId(
+				{ parentType: 'Case', parentId: 'c-3', caseNumber: 3 },
+				{ key: threadKey({ instanceKey: 'instance-key-of-this-n8n' }), domain: 'example.com' },
+			);
+			const mail = { references: [ours], from: { address: 'someone@else.example' } };
+			const { f, out } = run([mail], {}, {}, {});
+			const [linked] = await out;
+			assert.equal((linked[0].json.parent as IDataObject).caseNumber, 3);
+			assert.deepEqual(f.credentialsAsked, []);
+			// A Signing credential's secret replaces the instance key: the same ID no longer verifies.
+			const [, unknown] = await run([mail]).out;
+			assert.equal(unknown.length, 1);
+		} finally {
+			if (saved === undefined) delete process.env.N8N_ENCRYPTION_KEY;
+			else process.env.N8N_ENCRYPTION_KEY = saved;
+		}
+	});
+
+	it('a Signing credential with an empty secret is refused, naming the credential', async () => {
+		await assert.rejects(
+			run(
+				[{ from: { address: 'ann@acme.example' } }],
+				{},
+				{},
+				{
+					crmEmailSigningApi: { secret: ' ' },
+				},
+			).out,
+			/Signing Secret of the CRM Email Signing API credential is empty/,
+		);
 	});
 
 	it('a bad type order names the option', async () => {

@@ -8,7 +8,7 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { expression, fakeExecute } from '../../../harness/fakeExecute';
-import { SmtpSink } from '../../../harness/smtp';
+import { SmtpSink, signingCredential } from '../../../harness/smtp';
 
 const node = new CrmEmailTemplateSender();
 let sink: SmtpSink;
@@ -47,7 +47,7 @@ async function run(mails: IDataObject[], parameters: Record<string, unknown>) {
 			...parameters,
 		},
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials() },
+		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 	});
 	return await node.execute.call(f.ctx);
 }

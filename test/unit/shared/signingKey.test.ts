@@ -6,9 +6,16 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { isCrmEmailError } from '../../../nodes/shared/errors';
-import { n8nInstanceKey, signingMaterial } from '../../../nodes/shared/signingKey';
+import fc from 'fast-check';
+import type { ICredentialTestFunctions } from 'n8n-workflow';
+
+import {
+	MIN_SIGNING_SECRET_LENGTH,
+	n8nInstanceKey,
+	signingMaterial,
+} from '../../../nodes/shared/signingKey';
+import { crmEmailSigningTest } from '../../../nodes/shared/signingMethods';
 import { generateMessageId, threadKey } from '../../../nodes/shared/threadId';
-import { smtpThreadKey, toSmtpCredentials } from '../../../nodes/shared/transport/smtp';
 
 const dir = mkdtempSync(join(tmpdir(), 'crm-signing-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,11 +45,8 @@ function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
 	}
 }
 
-const smtp = (password: string, signingSecret = '') =>
-	toSmtpCredentials({ host: 'smtp.example.com', user: 'support', password, signingSecret });
-
 describe('signing key', () => {
-	it('never depends on the mailbox password: nothing a customer receives can test one', () => {
+	it("never depends on any mail password: without a Signing credential, n8n's key signs", () => {
 		const folder = userFolder({ encryptionKey: 'instance-key-0123456789abcdef' });
 		withEnv(
 			{
@@ -51,9 +55,8 @@ describe('signing key', () => {
 				N8N_ENCRYPTION_KEY_FILE: undefined,
 			},
 			() => {
-				const a = smtpThreadKey(smtp('correct horse'));
-				const b = smtpThreadKey(smtp('battery staple'));
-				assert.deepEqual(a, b);
+				const a = threadKey(signingMaterial(null));
+				assert.deepEqual(a, threadKey({ instanceKey: 'instance-key-0123456789abcdef' }));
 				// A Message-ID signed with it verifies only with n8n's key, which never leaves the server.
 				const id = generateMessageId(
 					{ parentType: 'Case', parentId: '1', caseNumber: 1 },
@@ -92,9 +95,10 @@ describe('signing key', () => {
 	});
 
 	it('the Signing Secret wins, and gives the same key as before (Message-IDs already sent still verify)', () => {
+		const secret = 'long-enough-s3cret';
 		assert.deepEqual(
-			threadKey(signingMaterial('s3cret', { N8N_ENCRYPTION_KEY: 'other' })),
-			createHash('sha256').update('n8n-nodes-crm-email/thread-id/secret:s3cret').digest(),
+			threadKey(signingMaterial(secret, { N8N_ENCRYPTION_KEY: 'other' })),
+			createHash('sha256').update(`n8n-nodes-crm-email/thread-id/secret:${secret}`).digest(),
 		);
 		assert.notDeepEqual(threadKey({ secret: 'k' }), threadKey({ instanceKey: 'k' }));
 		assert.notDeepEqual(threadKey({ instanceKey: 'a' }), threadKey({ instanceKey: 'b' }));
@@ -103,12 +107,42 @@ describe('signing key', () => {
 	it('with neither, refuses to sign and says what to set', () => {
 		const env = { N8N_USER_FOLDER: join(dir, 'nowhere') };
 		assert.throws(
-			() => signingMaterial('', env),
+			() => signingMaterial(null, env),
 			(e: unknown) =>
 				isCrmEmailError(e) &&
 				e.code === 'CONFIG_INVALID' &&
-				/Signing Secret/.test(e.message) &&
+				/CRM Email Signing API credential/.test(e.message) &&
 				e.message.includes(join(dir, 'nowhere', '.n8n', 'config')),
 		);
+	});
+
+	it('the Test button refuses a blank or short secret; at run time only a blank one fails', async () => {
+		const test = (secret: string) =>
+			crmEmailSigningTest.call({} as ICredentialTestFunctions, {
+				id: '1',
+				name: 'Signing',
+				type: 'crmEmailSigningApi',
+				data: { secret },
+			});
+		await fc.assert(
+			fc.asyncProperty(fc.string({ maxLength: 40 }), async (secret) => {
+				const ok = secret.trim() !== '' && secret.length >= MIN_SIGNING_SECRET_LENGTH;
+				const result = await test(secret);
+				assert.equal(result.status, ok ? 'OK' : 'Error');
+				// A chosen credential is never replaced by n8n's key, not even when blank.
+				const env = { N8N_ENCRYPTION_KEY: 'never-a-fallback' };
+				if (secret.trim()) assert.deepEqual(signingMaterial(secret, env), { secret });
+				else
+					assert.throws(
+						() => signingMaterial(secret, env),
+						(e: unknown) =>
+							isCrmEmailError(e) &&
+							e.code === 'CONFIG_INVALID' &&
+							/CRM Email Signing API credential is empty/.test(e.message),
+					);
+			}),
+		);
+		assert.match((await test('')).message, /empty/);
+		assert.match((await test('0123456789abcde')).message, /15 characters.*at least 16/);
 	});
 });

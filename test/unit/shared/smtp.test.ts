@@ -21,7 +21,6 @@ const creds = toSmtpCredentials({
 	port: 587,
 	user: 'sender@example.com',
 	password: 'Tr0ub4dor&3',
-	signingSecret: 'thread-secret',
 	allowedFrom: 'support@example.com, *@help.example.com',
 	defaultFrom: 'Example Support <support@example.com>',
 });
