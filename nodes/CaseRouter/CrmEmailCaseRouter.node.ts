@@ -6,6 +6,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
 import { executeRouter } from './execute';
 
@@ -264,13 +265,7 @@ export class CrmEmailCaseRouter implements INodeType {
 						default: 200000,
 						description: 'Message-ID → case entries kept (oldest dropped first)',
 					},
-					{
-						displayName: 'Our Addresses',
-						name: 'ownAddresses',
-						type: 'string',
-						default: '',
-						description: 'Mail from these never opens a case (comma-separated)',
-					},
+					ownAddressesOption('Mail from these never opens a case'),
 					{
 						displayName: 'Reopen on Customer Reply',
 						name: 'reopenOnReply',

@@ -6,6 +6,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
 import { executeLinker } from './execute';
 
@@ -155,14 +156,7 @@ export class CrmEmailParentLinker implements INodeType {
 						typeOptions: { minValue: 0 },
 						description: 'How many linked Message-IDs to remember (oldest forgotten first)',
 					},
-					{
-						displayName: 'Our Addresses',
-						name: 'ownAddresses',
-						type: 'string',
-						default: '',
-						placeholder: 'support@example.com, sales@example.com',
-						description: 'Never link through these addresses (our own mailboxes in To/Cc)',
-					},
+					ownAddressesOption('Never link through these addresses (our own mailboxes in To/Cc)'),
 					{
 						displayName: 'Remember Linked Mails',
 						name: 'rememberThreads',

@@ -7,6 +7,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 
+import type { Mailbox } from '../shared/addresses';
 import { CrmEmailError } from '../shared/errors';
 import {
 	createImapClient,
@@ -17,7 +18,6 @@ import {
 	createSmtpPool,
 	describeSmtpError,
 	isTemporary,
-	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 

@@ -15,13 +15,11 @@ import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
+import { addressSet, ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
 import {
-	addressSet,
-	parseAddresses,
 	senderOf,
 	smtpThreadKey,
 	toSmtpCredentials,
-	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
@@ -204,7 +202,7 @@ async function run(
 			try {
 				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
 				const mail = incoming(json);
-				const own = addressSet(
+				const own = ownAddressSet(
 					o.ownAddresses ?? '',
 					creds.defaultFrom,
 					creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
@@ -256,9 +254,7 @@ async function run(
 					const verdict = loopGuard({
 						from: mail.from?.address ?? null,
 						replyTo: mail.replyTo.map((a) => a.address),
-						headers: (json.headers && typeof json.headers === 'object'
-							? json.headers
-							: {}) as Record<string, string>,
+						headers: json.headers,
 						own,
 					});
 					if (!verdict.reply) {
