@@ -2,29 +2,20 @@
  * One typed view of a trigger item, as the cores read it. Items pass through user workflows, so
  * every field may be missing or of another type: these helpers read them safely. Pure.
  */
+import type { MailItem } from '../ImapTrigger/core/mail';
 
-/** The trigger's fields the cores read (see the trigger's output in the README). */
-export interface MailItem {
-	messageId?: unknown;
-	inReplyTo?: unknown;
-	references?: unknown;
-	subject?: unknown;
-	text?: unknown;
-	date?: unknown;
-	from?: unknown;
-	replyTo?: unknown;
-	to?: unknown;
-	cc?: unknown;
-	/** Lower-case header names, as the trigger writes them. */
-	headers?: unknown;
-}
+/**
+ * A trigger item as a node downstream gets it: the trigger's fields, each possibly missing or
+ * changed by the workflow. Headers are keyed by lower-case name, as the trigger writes them.
+ */
+export type MailItemView = { [K in keyof MailItem]?: unknown };
 
 export function str(v: unknown): string {
 	return typeof v === 'string' ? v : '';
 }
 
 /** A header of the item, trimmed; null when absent or not text. */
-export function headerOf(mail: MailItem, name: string): string | null {
+export function headerOf(mail: MailItemView, name: string): string | null {
 	const v =
 		mail.headers && typeof mail.headers === 'object'
 			? (mail.headers as Record<string, unknown>)[name]
@@ -46,7 +37,7 @@ export function addressOf(v: unknown): string {
  * Why a mail is machine-made by its headers (RFC 3834 auto-submitted, a delivery report, an empty
  * Return-Path), or null for mail a person may have written.
  */
-export function automatedReason(mail: MailItem): string | null {
+export function automatedReason(mail: MailItemView): string | null {
 	const auto = headerOf(mail, 'auto-submitted');
 	if (auto && auto.toLowerCase().split(/[;\s]/)[0] !== 'no')
 		return `auto-submitted (Auto-Submitted: ${auto})`;

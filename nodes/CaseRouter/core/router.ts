@@ -12,7 +12,7 @@
  * Items are routed in order against the store, so two mails of one new thread in one batch make
  * one case.
  */
-import { addressOf, automatedReason, str, type MailItem } from '../../shared/mailItem';
+import { addressOf, automatedReason, str, type MailItemView } from '../../shared/mailItem';
 import { execRegex } from '../../shared/safeRegex';
 import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
@@ -49,7 +49,7 @@ export type JoinPolicy = 'participants' | 'contactOrAccount' | 'anyone';
 /** Most participant addresses kept on a case. */
 export const MAX_PARTICIPANTS = 50;
 
-export interface RoutableMail extends MailItem {
+export interface RoutableMail extends MailItemView {
 	parent?: unknown;
 	contact?: unknown;
 	account?: unknown;

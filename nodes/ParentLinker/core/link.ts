@@ -6,7 +6,7 @@
  * Per address: the configured type order (default Contact, Account, Lead); a Contact resolves to
  * its Account in B2B mode; a converted Lead to what it became.
  */
-import type { MailItem } from '../../shared/mailItem';
+import type { MailItemView } from '../../shared/mailItem';
 import { threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { unknownSender, type UnknownSender } from './person';
 import {
@@ -60,7 +60,7 @@ export interface LinkOptions {
 }
 
 export type LinkableMail = Pick<
-	MailItem,
+	MailItemView,
 	'messageId' | 'inReplyTo' | 'references' | 'from' | 'replyTo' | 'to' | 'cc'
 >;
 

@@ -3,7 +3,7 @@
  * template sees (the item, with EspoCRM's names mapped onto it). Plain data in and out.
  */
 import { parseAddresses } from '../../shared/addresses';
-import { str, type MailItem } from '../../shared/mailItem';
+import { str, type MailItemView } from '../../shared/mailItem';
 import type { IncomingMail } from './compose';
 import { escapeHtml, safeHtml } from './template';
 
@@ -26,7 +26,7 @@ export function asAddress(value: unknown): { address: string; name: string } | n
 		: null;
 }
 
-export function incoming(json: MailItem): IncomingMail {
+export function incoming(json: MailItemView): IncomingMail {
 	const replyTo = Array.isArray(json.replyTo)
 		? json.replyTo.map(asAddress).filter((a) => a !== null)
 		: [];
