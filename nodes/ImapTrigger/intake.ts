@@ -17,7 +17,7 @@ import { IntakeConnection, type ConnectionSettings } from './connection';
 import { commitPending, dropPending, normalizeState, type IntakeState } from './core/cursor';
 import type { MailRecord } from './core/mail';
 import type { TriggerSettings } from './core/options';
-import { MailScanner, type Prepared } from './scan';
+import { MailScanner, type IntakeLog, type Prepared } from './scan';
 
 export interface IntakeOptions extends TriggerSettings {
 	credentials: ImapCredentials;
@@ -34,7 +34,7 @@ export interface IntakeHooks {
 	deliver(records: MailRecord[]): Promise<void>;
 	/** A problem the admin must see (the connection stays down, a folder is missing, ...). */
 	reportError(error: CrmEmailError): void;
-	log?(level: 'debug' | 'info' | 'warn', message: string, meta?: Record<string, unknown>): void;
+	log?: IntakeLog;
 }
 
 function deliveryFailed(count: number, error: unknown): CrmEmailError {
@@ -63,7 +63,7 @@ export class ImapIntake {
 		if (opts.folders.length === 0)
 			throw new CrmEmailError('CONFIG_INVALID', 'Folders: name at least one folder to watch');
 		this.account = imapAccount(opts.credentials);
-		const log = this.log.bind(this);
+		const log = this.log;
 		this.scanner = new MailScanner(opts, this.account, log);
 		this.connection = new IntakeConnection(opts, {
 			exists: () => this.request(),
@@ -202,11 +202,6 @@ export class ImapIntake {
 		this.hooks.reportError(error);
 	}
 
-	private log(
-		level: 'debug' | 'info' | 'warn',
-		message: string,
-		meta?: Record<string, unknown>,
-	): void {
+	private readonly log: IntakeLog = (level, message, meta) =>
 		this.hooks.log?.(level, message, { account: this.account, ...meta });
-	}
 }
