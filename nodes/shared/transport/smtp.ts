@@ -1,5 +1,6 @@
 /**
- * SMTP transports from this package's SMTP credential (nodemailer), the allowed-From check, and one way to explain a failure. Imports nothing from n8n.
+ * SMTP transports from this package's SMTP credential (nodemailer), the allowed-From check, and
+ * one way to explain a failure. Imports nothing from n8n.
  */
 import { isIP } from 'node:net';
 
