@@ -2,7 +2,7 @@
  * Address parsing with nodemailer's own parser (the one that writes the headers), so what is
  * checked is what is sent. Pure functions: cores use them without pulling in a transport.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 import addressparser from 'nodemailer/lib/addressparser';
 
@@ -100,11 +100,17 @@ export function parseFrom(value: string, where: string): Mailbox {
  */
 export function ownAddressSet(...values: unknown[]): Set<string> {
 	const own = new Set<string>();
+	// An international domain in both forms: mail may carry either.
+	const add = (address: string) => {
+		const at = address.lastIndexOf('@');
+		own.add(address.toLowerCase());
+		own.add(`${address.slice(0, at)}@${domainToUnicode(address.slice(at + 1))}`.toLowerCase());
+	};
 	for (const m of parseAddresses(values).mailboxes) {
-		own.add(m.address.toLowerCase());
+		add(m.address);
 		for (const word of m.name.split(/[\s,;<>"]+/)) {
 			const clean = word.includes('@') ? cleanAddress(word) : null;
-			if (clean) own.add(clean.toLowerCase());
+			if (clean) add(clean);
 		}
 	}
 	return own;

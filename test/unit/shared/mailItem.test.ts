@@ -37,6 +37,12 @@ describe('Our Addresses', () => {
 		);
 	});
 
+	it('knows an international domain in both forms', () => {
+		const own = ownAddressSet('Support <support@Bücher.example>');
+		assert.ok(own.has('support@bücher.example'));
+		assert.ok(own.has('support@xn--bcher-kva.example'));
+	});
+
 	it('takes nothing that is no address', () => {
 		assert.deepEqual([...ownAddressSet('support, sales; <>  @ x@')], []);
 	});
