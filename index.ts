@@ -3,17 +3,14 @@
  * n8n itself loads the node and credential classes listed in package.json.
  */
 export * from './nodes/shared/errors';
+export * from './nodes/shared/addresses';
+export * from './nodes/shared/mailItem';
 export * from './nodes/shared/transport/imap';
 export * from './nodes/ImapTrigger/core/cursor';
 export * from './nodes/ImapTrigger/core/mail';
 export * from './nodes/ImapTrigger/core/options';
 export { ImapIntake } from './nodes/ImapTrigger/intake';
-export type {
-	IntakeOptions,
-	IntakeHooks,
-	StateStore,
-	AfterFetch,
-} from './nodes/ImapTrigger/intake';
+export type { IntakeOptions, IntakeHooks, StateStore } from './nodes/ImapTrigger/intake';
 export * from './nodes/shared/glob';
 export * from './nodes/shared/safeRegex';
 export * from './nodes/shared/threadId';

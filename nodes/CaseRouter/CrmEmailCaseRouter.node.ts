@@ -8,6 +8,7 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
+import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeRouter } from './execute';
 
 const route = { show: { operation: ['route'] } };
@@ -252,13 +253,7 @@ export class CrmEmailCaseRouter implements INodeType {
 						default: 200000,
 						description: 'Message-ID → case entries kept (oldest dropped first)',
 					},
-					{
-						displayName: 'Our Addresses',
-						name: 'ownAddresses',
-						type: 'string',
-						default: '',
-						description: 'Mail from these never opens a case (comma-separated)',
-					},
+					ownAddressesOption('Mail from these never opens a case'),
 					{
 						displayName: 'Reopen on Customer Reply',
 						name: 'reopenOnReply',

@@ -9,6 +9,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
+import { ownAddressSet } from '../shared/addresses';
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
@@ -168,7 +169,7 @@ async function run(
 		throw nodeError(this, error);
 	}
 	const parseOwnId = await ownMessageIdParser(this);
-	const own = new Set(list(options.ownAddresses, '').map((a) => a.toLowerCase()));
+	const own = ownAddressSet(options.ownAddresses ?? '');
 	// Least-busy over the ledger: count open cases once per execution, not once per new case.
 	let ledgerCounts: Map<string, number> | null = null;
 	const countsFor = async (i: number) => {

@@ -4,11 +4,7 @@
  * UID MOVE. No n8n imports: failures come back per mail as typed errors.
  */
 import { CrmEmailError } from '../shared/errors';
-import {
-	createImapClient,
-	describeImapError,
-	type ImapCredentials,
-} from '../shared/transport/imap';
+import { describeImapError, withImapSession, type ImapCredentials } from '../shared/transport/imap';
 
 export interface MailboxAction {
 	/** Caller's key (the item index). */
@@ -38,81 +34,74 @@ export async function applyMailboxActions(
 		for (const a of list) (outcomes.get(a.key) as MailboxOutcome).error ??= error;
 	};
 	if (actions.length === 0) return [];
-	const client = createImapClient(creds);
-	client.on('error', () => undefined);
 	try {
-		await client.connect();
-	} catch (error) {
-		fail(actions, describeImapError(error, creds));
-		return [...outcomes.values()];
-	}
-	try {
-		const existing = new Set((await client.list()).map((f) => f.path));
-		const byFolder = new Map<string, MailboxAction[]>();
-		for (const a of actions) byFolder.set(a.folder, [...(byFolder.get(a.folder) ?? []), a]);
-		for (const [folder, list] of byFolder) {
-			let lock;
-			try {
-				lock = await client.getMailboxLock(folder);
-			} catch (error) {
-				fail(list, describeImapError(error, creds, folder));
-				continue;
+		await withImapSession(creds, async (client) => {
+			const existing = new Set((await client.list()).map((f) => f.path));
+			const byFolder = new Map<string, MailboxAction[]>();
+			for (const a of actions) byFolder.set(a.folder, [...(byFolder.get(a.folder) ?? []), a]);
+			for (const [folder, list] of byFolder) {
+				let lock;
+				try {
+					lock = await client.getMailboxLock(folder);
+				} catch (error) {
+					fail(list, describeImapError(error, creds, folder));
+					continue;
+				}
+				try {
+					const current = client.mailbox ? String(client.mailbox.uidValidity) : '';
+					const stale = list.filter((a) => a.uidValidity && a.uidValidity !== current);
+					fail(
+						stale,
+						new CrmEmailError(
+							'IMAP_COMMAND_FAILED',
+							`The folder "${folder}" of ${creds.user} was renumbered (UIDVALIDITY ${current}) since the mail was fetched; nothing was changed`,
+							{ folder },
+						),
+					);
+					const live = list.filter((a) => !stale.includes(a));
+					const toRead = live.filter((a) => a.markAsRead);
+					if (toRead.length) {
+						try {
+							await client.messageFlagsAdd(toRead.map((a) => a.uid).join(','), ['\\Seen'], {
+								uid: true,
+							});
+							for (const a of toRead) (outcomes.get(a.key) as MailboxOutcome).markedRead = true;
+						} catch (error) {
+							fail(toRead, describeImapError(error, creds, folder));
+						}
+					}
+					const targets = new Map<string, MailboxAction[]>();
+					for (const a of live) {
+						if (a.moveTo && a.moveTo !== folder)
+							targets.set(a.moveTo, [...(targets.get(a.moveTo) ?? []), a]);
+					}
+					for (const [target, moving] of targets) {
+						if (!existing.has(target)) {
+							fail(
+								moving,
+								new CrmEmailError(
+									'IMAP_FOLDER_MISSING',
+									`The folder "${target}" does not exist in the mailbox of "${creds.user}" on ${creds.host}: create it, or correct the rule's folder name`,
+									{ folder: target },
+								),
+							);
+							continue;
+						}
+						try {
+							await client.messageMove(moving.map((a) => a.uid).join(','), target, { uid: true });
+							for (const a of moving) (outcomes.get(a.key) as MailboxOutcome).movedTo = target;
+						} catch (error) {
+							fail(moving, describeImapError(error, creds, target));
+						}
+					}
+				} finally {
+					lock.release();
+				}
 			}
-			try {
-				const current = client.mailbox ? String(client.mailbox.uidValidity) : '';
-				const stale = list.filter((a) => a.uidValidity && a.uidValidity !== current);
-				fail(
-					stale,
-					new CrmEmailError(
-						'IMAP_COMMAND_FAILED',
-						`The folder "${folder}" of ${creds.user} was renumbered (UIDVALIDITY ${current}) since the mail was fetched; nothing was changed`,
-						{ folder },
-					),
-				);
-				const live = list.filter((a) => !stale.includes(a));
-				const toRead = live.filter((a) => a.markAsRead);
-				if (toRead.length) {
-					try {
-						await client.messageFlagsAdd(toRead.map((a) => a.uid).join(','), ['\\Seen'], {
-							uid: true,
-						});
-						for (const a of toRead) (outcomes.get(a.key) as MailboxOutcome).markedRead = true;
-					} catch (error) {
-						fail(toRead, describeImapError(error, creds, folder));
-					}
-				}
-				const targets = new Map<string, MailboxAction[]>();
-				for (const a of live) {
-					if (a.moveTo && a.moveTo !== folder)
-						targets.set(a.moveTo, [...(targets.get(a.moveTo) ?? []), a]);
-				}
-				for (const [target, moving] of targets) {
-					if (!existing.has(target)) {
-						fail(
-							moving,
-							new CrmEmailError(
-								'IMAP_FOLDER_MISSING',
-								`The folder "${target}" does not exist in the mailbox of "${creds.user}" on ${creds.host}: create it, or correct the rule's folder name`,
-								{ folder: target },
-							),
-						);
-						continue;
-					}
-					try {
-						await client.messageMove(moving.map((a) => a.uid).join(','), target, { uid: true });
-						for (const a of moving) (outcomes.get(a.key) as MailboxOutcome).movedTo = target;
-					} catch (error) {
-						fail(moving, describeImapError(error, creds, target));
-					}
-				}
-			} finally {
-				lock.release();
-			}
-		}
+		});
 	} catch (error) {
+		// The session failed (connect, login, a lost connection): each mail not yet done says why.
 		fail(actions, describeImapError(error, creds));
-	} finally {
-		await client.logout().catch(() => client.close());
 	}
 	return [...outcomes.values()];
 }

@@ -8,6 +8,7 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
+import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeLinker } from './execute';
 
 const verify = { show: { threadIds: ['verify'] } };
@@ -141,14 +142,7 @@ export class CrmEmailParentLinker implements INodeType {
 						typeOptions: { minValue: 0 },
 						description: 'How many linked Message-IDs to remember (oldest forgotten first)',
 					},
-					{
-						displayName: 'Our Addresses',
-						name: 'ownAddresses',
-						type: 'string',
-						default: '',
-						placeholder: 'support@example.com, sales@example.com',
-						description: 'Never link through these addresses (our own mailboxes in To/Cc)',
-					},
+					ownAddressesOption('Never link through these addresses (our own mailboxes in To/Cc)'),
 					{
 						displayName: 'Remember Linked Mails',
 						name: 'rememberThreads',

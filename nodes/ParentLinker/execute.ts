@@ -9,6 +9,7 @@ import {
 	type INodeExecutionData,
 } from 'n8n-workflow';
 
+import { ownAddressSet } from '../shared/addresses';
 import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
 import { normalizeMessageId } from '../shared/threadId';
@@ -107,12 +108,7 @@ async function run(
 		typeOrder,
 		parseOwnId,
 		memory,
-		ignore: new Set(
-			(options.ownAddresses ?? '')
-				.split(/[,;\s]+/)
-				.map((a) => a.trim().toLowerCase())
-				.filter(Boolean),
-		),
+		ignore: ownAddressSet(options.ownAddresses ?? ''),
 	};
 
 	const { index, skipped } = indexRecords(

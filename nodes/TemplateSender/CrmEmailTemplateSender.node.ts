@@ -6,6 +6,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { crmImapConnectionTest } from '../shared/imapMethods';
 import { signingNotice } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
@@ -200,14 +201,9 @@ export class CrmEmailTemplateSender implements INodeType {
 						description:
 							'Addresses that unsubscribed (comma-separated, or an array from an expression): not mailed, sent to Not Sent',
 					},
-					{
-						displayName: 'Our Addresses',
-						name: 'ownAddresses',
-						type: 'string',
-						default: '',
-						description:
-							"Auto-replies never go to these (the credential's addresses are always included)",
-					},
+					ownAddressesOption(
+						"Auto-replies never go to these (the credential's addresses are always included)",
+					),
 					{
 						displayName: 'Quote Original',
 						name: 'quoteOriginal',

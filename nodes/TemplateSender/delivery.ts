@@ -4,20 +4,22 @@
  * (4xx, dropped connection, timeout) retried with backoff, permanent ones (5xx) reported with the
  * server's answer. No n8n imports.
  */
+import type { ImapFlow } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 
+import type { Mailbox } from '../shared/addresses';
 import { CrmEmailError } from '../shared/errors';
 import {
-	createImapClient,
+	closeImapSession,
 	describeImapError,
+	openImapSession,
 	type ImapCredentials,
 } from '../shared/transport/imap';
 import {
 	createSmtpPool,
 	describeSmtpError,
 	isTemporary,
-	type Mailbox,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
 
@@ -89,7 +91,7 @@ const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
 
 export class Delivery {
 	private readonly pool;
-	private imap: ReturnType<typeof createImapClient> | null = null;
+	private imap: ImapFlow | null = null;
 
 	constructor(
 		private readonly creds: SmtpCredentials,
@@ -137,11 +139,7 @@ export class Delivery {
 
 	private async append(imapCreds: ImapCredentials, folder: string, raw: Buffer): Promise<void> {
 		try {
-			if (!this.imap) {
-				this.imap = createImapClient(imapCreds);
-				this.imap.on('error', () => undefined);
-				await this.imap.connect();
-			}
+			this.imap ??= await openImapSession(imapCreds);
 			await this.imap.append(folder, raw, ['\\Seen']);
 		} catch (error) {
 			const described = describeImapError(error, imapCreds, folder);
@@ -153,7 +151,7 @@ export class Delivery {
 	private async closeImap(): Promise<void> {
 		const imap = this.imap;
 		this.imap = null;
-		await imap?.logout().catch(() => imap.close());
+		if (imap) await closeImapSession(imap);
 	}
 
 	async close(): Promise<void> {

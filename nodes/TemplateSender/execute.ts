@@ -16,14 +16,8 @@ import { nodeThreadKey } from '../shared/signingMethods';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
-import {
-	addressSet,
-	parseAddresses,
-	senderOf,
-	toSmtpCredentials,
-	type Mailbox,
-	type SmtpCredentials,
-} from '../shared/transport/smtp';
+import { addressSet, ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
+import { senderOf, toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
 import { incoming, templateContext } from './core/context';
 import { loopGuard } from './core/loopGuard';
@@ -204,7 +198,7 @@ async function run(
 			try {
 				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
 				const mail = incoming(json);
-				const own = addressSet(
+				const own = ownAddressSet(
 					o.ownAddresses ?? '',
 					creds.defaultFrom,
 					creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
@@ -256,9 +250,7 @@ async function run(
 					const verdict = loopGuard({
 						from: mail.from?.address ?? null,
 						replyTo: mail.replyTo.map((a) => a.address),
-						headers: (json.headers && typeof json.headers === 'object'
-							? json.headers
-							: {}) as Record<string, string>,
+						headers: json.headers,
 						own,
 					});
 					if (!verdict.reply) {

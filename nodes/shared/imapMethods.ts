@@ -12,10 +12,10 @@ import {
 } from 'n8n-workflow';
 
 import {
-	createImapClient,
 	describeImapError,
 	testImapCredentials,
 	toImapCredentials,
+	withImapSession,
 } from './transport/imap';
 
 export async function crmImapConnectionTest(
@@ -28,17 +28,12 @@ export async function crmImapConnectionTest(
 
 export async function getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
 	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
-	const client = createImapClient(credentials);
-	client.on('error', () => undefined);
 	try {
-		await client.connect();
-		const folders = await client.list();
+		const folders = await withImapSession(credentials, async (client) => await client.list());
 		return folders
 			.filter((f) => !f.flags.has('\\Noselect'))
 			.map((f) => ({ name: f.path, value: f.path, description: f.specialUse ?? undefined }));
 	} catch (error) {
 		throw new NodeOperationError(this.getNode(), describeImapError(error, credentials).message);
-	} finally {
-		await client.logout().catch(() => client.close());
 	}
 }

@@ -12,6 +12,7 @@
  * Items are routed in order against the store, so two mails of one new thread in one batch make
  * one case.
  */
+import { addressOf, automatedReason, str, type MailItemView } from '../../shared/mailItem';
 import { execRegex } from '../../shared/safeRegex';
 import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
@@ -48,16 +49,7 @@ export type JoinPolicy = 'participants' | 'contactOrAccount' | 'anyone';
 /** Most participant addresses kept on a case. */
 export const MAX_PARTICIPANTS = 50;
 
-export interface RoutableMail {
-	messageId?: unknown;
-	inReplyTo?: unknown;
-	references?: unknown;
-	subject?: unknown;
-	text?: unknown;
-	from?: unknown;
-	to?: unknown;
-	cc?: unknown;
-	headers?: unknown;
+export interface RoutableMail extends MailItemView {
 	parent?: unknown;
 	contact?: unknown;
 	account?: unknown;
@@ -74,32 +66,10 @@ export interface Routed {
 
 const NOT_A_PERSON = /^(mailer-daemon|postmaster)@/i;
 
-function str(v: unknown): string {
-	return typeof v === 'string' ? v : '';
-}
-
 function idOf(v: unknown): string | null {
 	if (!v || typeof v !== 'object') return null;
 	const id = (v as { id?: unknown }).id;
 	return id === undefined || id === null || id === '' ? null : String(id);
-}
-
-function headerOf(mail: RoutableMail, name: string): string | null {
-	const h =
-		mail.headers && typeof mail.headers === 'object'
-			? (mail.headers as Record<string, unknown>)
-			: {};
-	const v = h[name];
-	return typeof v === 'string' ? v.trim() : null;
-}
-
-function addressOf(v: unknown): string {
-	if (typeof v === 'string') return v.trim().toLowerCase();
-	if (v && typeof v === 'object')
-		return str((v as { address?: unknown }).address)
-			.trim()
-			.toLowerCase();
-	return '';
 }
 
 function fromAddress(mail: RoutableMail): string {
@@ -121,16 +91,10 @@ function withParticipants(record: CaseRecord, added: string[]): CaseRecord {
 }
 
 export function ignoreReason(mail: RoutableMail, own: Set<string>): string | null {
-	const auto = headerOf(mail, 'auto-submitted');
-	if (auto && auto.toLowerCase().split(/[;\s]/)[0] !== 'no')
-		return `auto-submitted (Auto-Submitted: ${auto})`;
-	if (headerOf(mail, 'x-autoreply') !== null) return 'auto-submitted (X-Autoreply)';
-	if (headerOf(mail, 'x-autorespond') !== null) return 'auto-submitted (X-Autorespond)';
-	if ((headerOf(mail, 'content-type') ?? '').toLowerCase().startsWith('multipart/report'))
-		return 'bounce (multipart/report)';
+	const automated = automatedReason(mail);
+	if (automated) return automated;
 	const from = fromAddress(mail);
 	if (NOT_A_PERSON.test(from)) return `bounce (from ${from})`;
-	if (headerOf(mail, 'return-path') === '<>') return 'bounce (empty Return-Path)';
 	if (from && own.has(from)) return `from our own address ${from}`;
 	return null;
 }

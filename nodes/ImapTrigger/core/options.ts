@@ -3,6 +3,7 @@
  * parameter as the panel shows it.
  */
 import { CrmEmailError } from '../../shared/errors';
+import type { AttachmentPolicy } from './mail';
 
 export interface TriggerParameters {
 	folders: unknown;
@@ -19,14 +20,20 @@ export interface TriggerParameters {
 	};
 }
 
+export type AfterFetch = 'nothing' | 'markRead' | 'move';
+
+/** The trigger's settings, as the intake takes them (with the credential). */
 export interface TriggerSettings {
 	folders: string[];
 	fetchSince: Date;
-	afterFetch: 'nothing' | 'markRead' | 'move';
+	afterFetch: AfterFetch;
 	moveTo?: string;
+	/** At most this many mails are handed to the workflow at once. */
 	batchSize: number;
+	/** Mails larger than this are handed over with their headers only. */
 	maxMailBytes: number;
-	attachments: { include: boolean; maxBytes: number };
+	attachments: AttachmentPolicy;
+	/** 'idle': IMAP IDLE on the first folder plus polling; 'poll': polling only. */
 	mode: 'idle' | 'poll';
 	pollIntervalMs: number;
 }

@@ -6,6 +6,7 @@
  * Per address: the configured type order (default Contact, Account, Lead); a Contact resolves to
  * its Account in B2B mode; a converted Lead to what it became.
  */
+import type { MailItemView } from '../../shared/mailItem';
 import { threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { unknownSender, type UnknownSender } from './person';
 import {
@@ -58,15 +59,10 @@ export interface LinkOptions {
 	ignore: Set<string>;
 }
 
-export interface LinkableMail {
-	messageId?: unknown;
-	inReplyTo?: unknown;
-	references?: unknown;
-	from?: unknown;
-	replyTo?: unknown;
-	to?: unknown;
-	cc?: unknown;
-}
+export type LinkableMail = Pick<
+	MailItemView,
+	'messageId' | 'inReplyTo' | 'references' | 'from' | 'replyTo' | 'to' | 'cc'
+>;
 
 function ref(r: CrmRecord | undefined, type: string, id: string): RecordRef {
 	return { type, id, name: r?.name ?? null };

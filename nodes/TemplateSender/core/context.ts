@@ -2,7 +2,8 @@
  * The Template Sender's view of an incoming item: recipients, the mail it answers, and the data a
  * template sees (the item, with EspoCRM's names mapped onto it). Plain data in and out.
  */
-import { parseAddresses } from '../../shared/transport/smtp';
+import { parseAddresses } from '../../shared/addresses';
+import { str, type MailItemView } from '../../shared/mailItem';
 import type { IncomingMail } from './compose';
 import { escapeHtml, safeHtml } from './template';
 
@@ -25,7 +26,7 @@ export function asAddress(value: unknown): { address: string; name: string } | n
 		: null;
 }
 
-export function incoming(json: Item): IncomingMail {
+export function incoming(json: MailItemView): IncomingMail {
 	const replyTo = Array.isArray(json.replyTo)
 		? json.replyTo.map(asAddress).filter((a) => a !== null)
 		: [];
@@ -34,7 +35,7 @@ export function incoming(json: Item): IncomingMail {
 		references: Array.isArray(json.references)
 			? json.references.filter((r): r is string => typeof r === 'string')
 			: [],
-		subject: typeof json.subject === 'string' ? json.subject : '',
+		subject: str(json.subject),
 		from: asAddress(json.from),
 		replyTo: replyTo as Array<{ address: string; name: string }>,
 		date: typeof json.date === 'string' ? json.date : null,

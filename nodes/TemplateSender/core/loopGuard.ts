@@ -5,13 +5,15 @@
  * senders, our own addresses (as sender or as Reply-To, where the reply would go) and our own
  * marker.
  */
+import { automatedReason, headerOf } from '../../shared/mailItem';
+
 export const LOOP_HEADER = 'x-crm-email-loop';
 
 export interface GuardInput {
 	from: string | null;
 	/** Reply-To addresses of the mail. */
 	replyTo: string[];
-	headers: Record<string, string>;
+	headers: unknown;
 	/** Our own addresses, lower-case. */
 	own: Set<string>;
 }
@@ -24,34 +26,26 @@ export interface GuardVerdict {
 const NO_REPLY =
 	/^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|mailer-daemon|postmaster|bounces?|notifications?)([-+._].*)?@/i;
 
-function header(headers: Record<string, string>, name: string): string | null {
-	const v = headers[name];
-	return typeof v === 'string' ? v.trim() : null;
-}
-
 export function loopGuard({ from, replyTo, headers, own }: GuardInput): GuardVerdict {
 	const no = (reason: string): GuardVerdict => ({ reply: false, reason });
 	const address = from?.trim().toLowerCase() ?? '';
 	if (!address) return no('the mail has no sender address');
-	const auto = header(headers, 'auto-submitted');
-	if (auto && auto.toLowerCase().split(/[;\s]/)[0] !== 'no') return no(`Auto-Submitted: ${auto}`);
-	if (header(headers, 'x-autoreply') !== null) return no('X-Autoreply header present');
-	if (header(headers, 'x-autorespond') !== null) return no('X-Autorespond header present');
-	const precedence = header(headers, 'precedence')?.toLowerCase();
+	const mail = { headers };
+	const header = (name: string) => headerOf(mail, name);
+	const automated = automatedReason(mail);
+	if (automated) return no(automated);
+	const precedence = header('precedence')?.toLowerCase();
 	if (precedence && /^(bulk|list|junk|auto_reply)$/.test(precedence))
 		return no(`Precedence: ${precedence}`);
-	if (header(headers, 'list-id') !== null) return no('mailing list (List-Id)');
-	if (header(headers, 'list-unsubscribe') !== null) return no('bulk mail (List-Unsubscribe)');
-	const suppress = header(headers, 'x-auto-response-suppress');
+	if (header('list-id') !== null) return no('mailing list (List-Id)');
+	if (header('list-unsubscribe') !== null) return no('bulk mail (List-Unsubscribe)');
+	const suppress = header('x-auto-response-suppress');
 	if (suppress && /(^|[\s,])(all|autoreply|oof)([\s,]|$)/i.test(suppress))
 		return no(`X-Auto-Response-Suppress: ${suppress}`);
-	const contentType = header(headers, 'content-type')?.toLowerCase() ?? '';
-	if (contentType.startsWith('multipart/report')) return no('delivery report (multipart/report)');
 	if (NO_REPLY.test(address)) return no(`no-reply or system sender ${address}`);
-	if (header(headers, 'return-path') === '<>') return no('bounce (empty Return-Path)');
 	if (own.has(address)) return no(`our own address ${address}`);
 	const ownReplyTo = replyTo.map((a) => a.trim().toLowerCase()).find((a) => own.has(a));
 	if (ownReplyTo) return no(`Reply-To is our own address ${ownReplyTo}`);
-	if (header(headers, LOOP_HEADER) !== null) return no('our own auto-reply (loop marker)');
+	if (header(LOOP_HEADER) !== null) return no('our own auto-reply (loop marker)');
 	return { reply: true, reason: null };
 }

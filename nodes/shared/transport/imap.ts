@@ -52,11 +52,44 @@ export function imapAccount(creds: Pick<ImapCredentials, 'user' | 'host'>): stri
 	return `${creds.user}@${creds.host}`;
 }
 
-export function createImapClient(
+/**
+ * A connected client. imapflow also emits 'error' events besides rejecting the command: without a
+ * listener they would end the process. A failed connect is closed and thrown described.
+ */
+export async function openImapSession(
 	creds: ImapCredentials,
 	extra: Partial<ImapFlowOptions> = {},
-): ImapFlow {
-	return new ImapFlow(imapOptions(creds, extra));
+	onError: (error: Error) => void = () => undefined,
+): Promise<ImapFlow> {
+	const client = new ImapFlow(imapOptions(creds, extra));
+	client.on('error', onError);
+	try {
+		await client.connect();
+	} catch (error) {
+		client.close();
+		throw describeImapError(error, creds);
+	}
+	return client;
+}
+
+/** Logs out, or closes the socket when the server cannot be told. */
+export async function closeImapSession(client: ImapFlow): Promise<void> {
+	await client.logout().catch(() => client.close());
+}
+
+/** One session for one piece of work: connect, run, always log out. */
+export async function withImapSession<T>(
+	creds: ImapCredentials,
+	work: (client: ImapFlow) => Promise<T>,
+	extra: Partial<ImapFlowOptions> = {},
+	onError?: (error: Error) => void,
+): Promise<T> {
+	const client = await openImapSession(creds, extra, onError);
+	try {
+		return await work(client);
+	} finally {
+		await closeImapSession(client);
+	}
 }
 
 interface ErrorLike {
@@ -172,17 +205,16 @@ export interface ImapTestResult {
 
 /** The credential test: connect, log in, list folders. */
 export async function testImapCredentials(creds: ImapCredentials): Promise<ImapTestResult> {
-	const client = createImapClient(creds, { connectionTimeout: 10_000, greetingTimeout: 10_000 });
-	client.on('error', () => undefined);
 	try {
-		await client.connect();
-		const folders = (await client.list()).map((f) => f.path);
+		const folders = await withImapSession(
+			creds,
+			async (client) => (await client.list()).map((f) => f.path),
+			{ connectionTimeout: 10_000, greetingTimeout: 10_000 },
+		);
 		return { ok: true, message: `Connected; ${folders.length} folders`, folders };
 	} catch (error) {
 		const described = describeImapError(error, creds);
 		return { ok: false, message: described.message, code: described.code };
-	} finally {
-		await client.logout().catch(() => client.close());
 	}
 }
 

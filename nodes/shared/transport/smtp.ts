@@ -1,15 +1,14 @@
 /**
- * SMTP transports from this package's SMTP credential (nodemailer), address parsing and the
- * allowed-From check, and one way to explain a failure. Imports nothing from n8n.
+ * SMTP transports from this package's SMTP credential (nodemailer), the allowed-From check, and
+ * one way to explain a failure. Imports nothing from n8n.
  */
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
 
 import nodemailer from 'nodemailer';
-import addressparser from 'nodemailer/lib/addressparser';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 
+import { parseFrom, type Mailbox } from '../addresses';
 import { CrmEmailError, redact } from '../errors';
 import { globMatch } from '../glob';
 import type { MailSecurity } from './imap';
@@ -84,92 +83,6 @@ export function createSmtpPool(creds: SmtpCredentials, maxConnections = 1) {
 		maxMessages: Infinity,
 	};
 	return nodemailer.createTransport(options);
-}
-
-/** One mailbox, as nodemailer writes it: header and envelope are made from this same object. */
-export interface Mailbox {
-	name: string;
-	address: string;
-}
-
-/**
- * An addr-spec that SMTP and the header carry alike, without quoting: a dot-atom local part
- * (RFC 5322, UTF-8 allowed as in RFC 6531) and a host name, in the ASCII form nodemailer writes
- * in the header (`domainToASCII`: IDN as punycode). No quoted local parts, no domain literals or
- * bare numbers (nodemailer would quote or rewrite what the envelope carries as given).
- */
-const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uFFFF-]+";
-const LOCAL_PART = new RegExp(`^${ATEXT}(?:\\.${ATEXT})*$`);
-const HOST = /^(?:[a-z0-9-]+\.)*[a-z0-9-]*[a-z][a-z0-9-]*$/;
-
-/** The address as it will be sent, or null when it is not one clean address. */
-function cleanAddress(address: string): string | null {
-	const at = address.lastIndexOf('@');
-	if (at <= 0) return null;
-	const local = address.slice(0, at);
-	const host = domainToASCII(address.slice(at + 1));
-	return LOCAL_PART.test(local) && HOST.test(host) ? `${local}@${host}` : null;
-}
-
-export interface ParsedAddresses {
-	mailboxes: Mailbox[];
-	/** Entries that are not one clean address, as given. */
-	invalid: string[];
-}
-
-/**
- * Parses address fields with nodemailer's own parser (the one that writes the headers), so what
- * is checked is what is sent. Takes a header-style string (`"Smith, Ann" <ann@x>, b@y`), an
- * `{address, name}` object (the trigger's items) or a list of both; groups are flattened. An
- * entry that is not one clean address goes to `invalid`, never guessed at.
- */
-export function parseAddresses(value: unknown): ParsedAddresses {
-	const out: ParsedAddresses = { mailboxes: [], invalid: [] };
-	const add = (address: string, name: string, given: string) => {
-		const clean = cleanAddress(address);
-		if (clean) out.mailboxes.push({ name, address: clean });
-		else out.invalid.push(given);
-	};
-	const walk = (v: unknown) => {
-		if (Array.isArray(v)) v.forEach(walk);
-		else if (typeof v === 'string') {
-			if (!v.trim()) return;
-			for (const a of addressparser(v)) {
-				// A group (`name: a@x, b@y;`) is refused whole: its name may have swallowed an
-				// address (`a@x\r\nBcc: b@y` parses as group "a@x Bcc" holding b@y).
-				if ('group' in a) out.invalid.push(`${a.name}: …;`);
-				else add(a.address, a.name, a.address || a.name || v.trim());
-			}
-		} else if (v && typeof v === 'object') {
-			const { address, name } = v as { address?: unknown; name?: unknown };
-			if (typeof address === 'string')
-				add(address.trim(), typeof name === 'string' ? name : '', address);
-			else out.invalid.push(JSON.stringify(v).slice(0, 200));
-		}
-	};
-	walk(value);
-	return out;
-}
-
-/** Lower-cased addresses of a list (opt-out, our own); entries that are no address can match nothing. */
-export function addressSet(...values: unknown[]): Set<string> {
-	return new Set(parseAddresses(values).mailboxes.map((m) => m.address.toLowerCase()));
-}
-
-/** The one mailbox of a From setting; none, several or an unclean one is refused naming `where`. */
-export function parseFrom(value: string, where: string): Mailbox {
-	const { mailboxes, invalid } = parseAddresses(value);
-	if (mailboxes.length === 1 && invalid.length === 0) return mailboxes[0];
-	const found = invalid.length
-		? `not a clean address (${invalid.join(', ')})`
-		: mailboxes.length
-			? `${mailboxes.length} addresses`
-			: 'no address';
-	throw new CrmEmailError(
-		'CONFIG_INVALID',
-		`${where} must be exactly one address, such as "Support <support@example.com>": "${value}" is ${found}`,
-		{ parameter: where },
-	);
 }
 
 /** Whether the credential may send as this (parsed) address. An empty list allows only the default From. */

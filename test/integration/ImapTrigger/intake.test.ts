@@ -445,6 +445,13 @@ describe('IMAP intake against Dovecot', () => {
 			assert.match(e.message, /"Nope"/);
 			return true;
 		});
+		// Refused is refused: the connection it logged out of is not reopened behind the admin's back.
+		await new Promise((r) => setTimeout(r, 600));
+		assert.deepEqual(
+			h.logs.filter((l) => /reconnect|connection back/i.test(l.message)),
+			[],
+		);
+		assert.equal(h.batches.length, 0);
 	});
 
 	it('reports a server that stays down, then picks up where it stopped once it is back', async () => {

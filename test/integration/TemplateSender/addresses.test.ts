@@ -198,4 +198,24 @@ describe('Template Sender: addresses, as the SMTP server sees them', () => {
 		);
 		assert.equal(sink.messages.length, 0);
 	});
+
+	it('Our Addresses separated by spaces are all ours: no auto-reply to the second one', async () => {
+		const [sent, notSent] = await run(
+			[customerMail({ replyTo: [{ address: 'helpdesk@example.com', name: '' }] })],
+			{
+				mode: 'autoReply',
+				options: {
+					retryDelayMs: 10,
+					rateLimit: 0,
+					ownAddresses: 'desk@example.com helpdesk@example.com',
+				},
+			},
+		);
+		assert.equal(sent.length, 0);
+		assert.match(
+			String((notSent[0].json.notSent as IDataObject).reason),
+			/Reply-To is our own address helpdesk@example\.com/,
+		);
+		assert.equal(sink.messages.length, 0);
+	});
 });

@@ -160,4 +160,33 @@ describe('Case Router node', () => {
 			/Case Tag Pattern: invalid regular expression/,
 		);
 	});
+
+	it('reads Our Addresses with display names and any separator', async () => {
+		const [created, , ignored] = await run(
+			[
+				{ messageId: '<o1@e>', subject: 'Ours', from: { address: 'Support@Example.com' } },
+				{ messageId: '<o2@e>', subject: 'Ours too', from: { address: 'sales@example.com' } },
+				{ messageId: '<o3@e>', subject: 'Ours too', from: { address: 'desk@example.com' } },
+				{ messageId: '<c1@c>', subject: 'Customer', from: { address: 'ann@c.example' } },
+			],
+			{
+				options: {
+					ownAddresses:
+						'Support <support@example.com>; "Sales, EU" <sales@example.com>\ndesk@example.com',
+				},
+			},
+		);
+		assert.deepEqual(
+			ignored.map((i) => i.json.messageId),
+			['<o1@e>', '<o2@e>', '<o3@e>'],
+		);
+		assert.match(
+			String((ignored[0].json.routing as IDataObject).reason),
+			/our own address support@example\.com/,
+		);
+		assert.deepEqual(
+			created.map((i) => i.json.messageId),
+			['<c1@c>'],
+		);
+	});
 });

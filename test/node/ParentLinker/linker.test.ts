@@ -148,4 +148,19 @@ describe('Parent Linker node', () => {
 	it('a bad type order names the option', async () => {
 		await assert.rejects(run([], { options: { typeOrder: 'Case' } }).out, /Type Order/);
 	});
+
+	it('never links through Our Addresses, also when written with a display name', async () => {
+		const [linked, unknown] = await run(
+			[
+				{
+					messageId: '<s1@stranger.example>',
+					from: { address: 'someone@stranger.example' },
+					to: [{ address: 'office@acme.example' }],
+				},
+			],
+			{ options: { ownAddresses: 'Acme Office <office@acme.example>' } },
+		).out;
+		assert.equal(linked.length, 0);
+		assert.equal(unknown.length, 1);
+	});
 });

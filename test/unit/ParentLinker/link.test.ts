@@ -279,7 +279,6 @@ describe('thread Message-IDs', () => {
 			assert.deepEqual(parseMessageId(id, key), ref);
 		}
 	});
-
 });
 
 describe('unknown sender', () => {

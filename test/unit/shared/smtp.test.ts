@@ -6,10 +6,10 @@ import { simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { isCrmEmailError, redact } from '../../../nodes/shared/errors';
+import { parseAddresses } from '../../../nodes/shared/addresses';
 import {
 	describeSmtpError,
 	isFromAllowed,
-	parseAddresses,
 	senderOf,
 	toSmtpCredentials,
 } from '../../../nodes/shared/transport/smtp';
