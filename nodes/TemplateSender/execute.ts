@@ -16,7 +16,7 @@ import { nodeThreadKey } from '../shared/signingMethods';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
-import { addressSet, ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
+import { ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
 import { senderOf, toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
 import { incoming, templateContext } from './core/context';
@@ -265,8 +265,11 @@ async function run(
 						continue;
 					}
 				}
-				const optedOut = addressSet(o.optOutList ?? []);
-				const stopped = to.map((a) => a.address.toLowerCase()).filter((a) => optedOut.has(a));
+				// Read as generously as Our Addresses: a missed opt-out mails someone who unsubscribed.
+				const optedOut = ownAddressSet(o.optOutList ?? []);
+				const stopped = [...to, ...cc, ...bcc]
+					.map((a) => a.address.toLowerCase())
+					.filter((a) => optedOut.has(a));
 				if (stopped.length) {
 					skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 					continue;

@@ -72,11 +72,6 @@ export function parseAddresses(value: unknown): ParsedAddresses {
 	return out;
 }
 
-/** Lower-cased addresses of a list (opt-out, our own); entries that are no address can match nothing. */
-export function addressSet(...values: unknown[]): Set<string> {
-	return new Set(parseAddresses(values).mailboxes.map((m) => m.address.toLowerCase()));
-}
-
 /** The one mailbox of a From setting; none, several or an unclean one is refused naming `where`. */
 export function parseFrom(value: string, where: string): Mailbox {
 	const { mailboxes, invalid } = parseAddresses(value);
@@ -94,7 +89,8 @@ export function parseFrom(value: string, where: string): Mailbox {
 }
 
 /**
- * "Our Addresses" of a node (and the credential's own): lower-cased. Besides commas and
+ * Every address a list names — "Our Addresses" of a node (and the credential's own), the opt-out
+ * list: lower-cased. Besides commas and
  * semicolons, a list separated by spaces or lines is read whole — addressparser would take
  * `a@x b@y` for one address named "b@y", and an own address missed is a loop or a leak.
  */

@@ -228,7 +228,8 @@ describe('Template Sender against a real SMTP server', () => {
 			options: {
 				bulk: true,
 				optOutBaseUrl: 'https://crm.example.com/unsub',
-				optOutList: 'gone@c.example',
+				// Separated by a space, as an admin may paste it: every address counts.
+				optOutList: 'left@c.example gone@c.example',
 				oneOff: true,
 				retryDelayMs: 10,
 			},
