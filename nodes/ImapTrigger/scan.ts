@@ -38,6 +38,16 @@ export interface Prepared {
 	records: MailRecord[];
 }
 
+/**
+ * The IMAP internal date. imapflow hands over the raw text when it cannot read it; an invalid
+ * date is treated like a missing one (the epoch), so that no `toISOString` throws later and stalls
+ * the folder.
+ */
+function internalDateOf(msg: { internalDate?: Date | string }): Date {
+	const date = new Date(msg.internalDate ?? 0);
+	return Number.isNaN(date.getTime()) ? new Date(0) : date;
+}
+
 const METADATA_QUERY = { uid: true, internalDate: true, size: true, envelope: true } as const;
 /** Mails whose metadata one FETCH asks for while looking for the anchor of a relocation. */
 const RELOCATE_WINDOW = 500;
@@ -303,7 +313,7 @@ export class MailScanner {
 	}
 
 	private candidate(folder: string, msg: FetchMessageObject): Candidate {
-		const internalDate = new Date(msg.internalDate ?? 0);
+		const internalDate = internalDateOf(msg);
 		const env = msg.envelope;
 		// imapflow gives the Date header as a Date (possibly invalid) or as text; only its text
 		// identifies a mail, and a Date that names no time must not stop the folder.
@@ -341,7 +351,7 @@ export class MailScanner {
 			folder,
 			uid: msg.uid,
 			uidValidity,
-			internalDate: new Date(msg.internalDate ?? 0),
+			internalDate: internalDateOf(msg),
 			size,
 			flags: [...(msg.flags ?? [])],
 			source: (headersOnly ? msg.headers : msg.source) ?? Buffer.alloc(0),

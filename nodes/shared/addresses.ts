@@ -22,15 +22,25 @@ export interface Mailbox {
  */
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uFFFF-]+";
 const LOCAL_PART = new RegExp(`^${ATEXT}(?:\\.${ATEXT})*$`);
-const HOST = /^(?:[a-z0-9-]+\.)*[a-z0-9-]*[a-z][a-z0-9-]*$/;
+const LABEL = /^[a-z0-9-]{1,63}$/;
+/** RFC 5321's limits (64-octet local part, 255-octet domain), with room for UTF-8. */
+const MAX_LOCAL = 256;
+const MAX_HOST = 253;
+
+/** A host name: labels of letters, digits and hyphens, the last one not all digits. */
+function isHost(host: string): boolean {
+	if (host.length > MAX_HOST) return false;
+	const labels = host.split('.');
+	return labels.every((l) => LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]);
+}
 
 /** The address as it will be sent, or null when it is not one clean address. */
 function cleanAddress(address: string): string | null {
 	const at = address.lastIndexOf('@');
-	if (at <= 0) return null;
+	if (at <= 0 || at > MAX_LOCAL || address.length - at - 1 > MAX_HOST * 4) return null;
 	const local = address.slice(0, at);
 	const host = domainToASCII(address.slice(at + 1));
-	return LOCAL_PART.test(local) && HOST.test(host) ? `${local}@${host}` : null;
+	return LOCAL_PART.test(local) && isHost(host) ? `${local}@${host}` : null;
 }
 
 export interface ParsedAddresses {
@@ -44,6 +54,15 @@ export interface ParsedAddresses {
  * `{address, name}` object (the trigger's items) or a list of both; groups are flattened. An
  * entry that is not one clean address goes to `invalid`, never guessed at.
  */
+/** Whether a display name holds an address other than the mailbox's own. */
+function namesOtherAddress(name: string, address: string): boolean {
+	if (!name.includes('@')) return false;
+	const own = cleanAddress(address);
+	return name
+		.split(/[\s,;<>"()]+/)
+		.some((w) => w.includes('@') && cleanAddress(w) !== null && cleanAddress(w) !== own);
+}
+
 export function parseAddresses(value: unknown): ParsedAddresses {
 	const out: ParsedAddresses = { mailboxes: [], invalid: [] };
 	const add = (address: string, name: string, given: string) => {
@@ -59,6 +78,8 @@ export function parseAddresses(value: unknown): ParsedAddresses {
 				// A group (`name: a@x, b@y;`) is refused whole: its name may have swallowed an
 				// address (`a@x\r\nBcc: b@y` parses as group "a@x Bcc" holding b@y).
 				if ('group' in a) out.invalid.push(`${a.name}: …;`);
+				// `a@x b@y` (no comma) parses as a@x named "b@y": refused, not sent to a@x alone.
+				else if (namesOtherAddress(a.name, a.address)) out.invalid.push(`${a.name} <${a.address}>`);
 				else add(a.address, a.name, a.address || a.name || v.trim());
 			}
 		} else if (v && typeof v === 'object') {
@@ -102,12 +123,18 @@ export function ownAddressSet(...values: unknown[]): Set<string> {
 		own.add(address.toLowerCase());
 		own.add(`${address.slice(0, at)}@${domainToUnicode(address.slice(at + 1))}`.toLowerCase());
 	};
-	for (const m of parseAddresses(values).mailboxes) {
-		add(m.address);
-		for (const word of m.name.split(/[\s,;<>"]+/)) {
+	const words = (text: string) => {
+		for (const word of text.split(/[\s,;<>"]+/)) {
 			const clean = word.includes('@') ? cleanAddress(word) : null;
 			if (clean) add(clean);
 		}
+	};
+	const { mailboxes, invalid } = parseAddresses(values);
+	for (const m of mailboxes) {
+		add(m.address);
+		words(m.name);
 	}
+	// `a@x b@y` is refused as a recipient, but as a list of ours every address in it counts.
+	for (const entry of invalid) words(entry);
 	return own;
 }

@@ -166,6 +166,19 @@ async function assign(store: CaseStore, c: RouterConfig): Promise<string | null>
 	return chosen?.id ?? null;
 }
 
+/**
+ * Remembers which case a Message-ID belongs to — unless it names another case already: a mail
+ * that reuses a customer's Message-ID must not redirect the customer's later replies.
+ */
+async function linkIfNew(
+	store: CaseStore,
+	messageId: string | null,
+	number: number,
+): Promise<void> {
+	if (messageId && (await store.caseForMessage(messageId)) === undefined)
+		await store.linkMessage(messageId, number);
+}
+
 export async function routeMail(
 	mail: RoutableMail,
 	store: CaseStore,
@@ -241,7 +254,7 @@ export async function routeMail(
 			}
 			record = { ...record, updatedAt: c.now };
 			await store.putCase(record);
-			if (messageId) await store.linkMessage(messageId, record.number);
+			await linkIfNew(store, messageId, record.number);
 			return { route: 'followUp', reason, case: { ...record, isNew: false } };
 		}
 	}
@@ -256,7 +269,7 @@ export async function routeMail(
 	const assignee = await assign(store, c);
 	const record = newRecord(number, assignee);
 	await store.putCase(record);
-	if (messageId) await store.linkMessage(messageId, number);
+	await linkIfNew(store, messageId, number);
 	const why = refused
 		? `new case: ${refused}`
 		: unknownTag !== null

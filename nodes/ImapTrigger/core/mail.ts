@@ -183,13 +183,19 @@ function allHeaders(parsed: ParsedMail): Record<string, string> {
 	return out;
 }
 
+/** An internal date as ISO text; an invalid one (a server's unreadable INTERNALDATE) as the epoch. */
+function isoDate(date: Date): string {
+	return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
+}
+
 /** Thread ids from the raw headers: only `<…>` tokens count (see messageIdsIn). */
 function threadIds(parsed: ParsedMail): { inReplyTo: string | null; references: string[] } {
 	const replyTo = rawHeader(parsed, 'in-reply-to').flatMap(messageIdsIn);
-	let refs = [...new Set(rawHeader(parsed, 'references').flatMap(messageIdsIn))];
 	// RFC 5322 allows several parents in In-Reply-To; the first is the field, the others still
-	// belong to the thread.
-	for (const id of replyTo.slice(1)) if (!refs.includes(id)) refs.push(id);
+	// belong to the thread. A Set: a hostile mail may carry tens of thousands of ids.
+	const all = new Set(rawHeader(parsed, 'references').flatMap(messageIdsIn));
+	for (const id of replyTo.slice(1)) all.add(id);
+	let refs = [...all];
 	if (refs.length > MAX_REFERENCES) refs = [refs[0], ...refs.slice(-(MAX_REFERENCES - 1))];
 	return { inReplyTo: replyTo[0] ?? null, references: refs };
 }
@@ -300,7 +306,7 @@ export function toRecord(
 			cc: addresses(parsed.cc),
 			replyTo: addresses(parsed.replyTo),
 			date,
-			internalDate: mail.internalDate.toISOString(),
+			internalDate: isoDate(mail.internalDate),
 			size: mail.size,
 			flags: mail.flags,
 			text: mail.headersOnly ? null : (parsed.text ?? null),
@@ -333,7 +339,7 @@ export function failedRecord(mail: FetchedMail, error: unknown): MailRecord {
 			cc: [],
 			replyTo: [],
 			date: null,
-			internalDate: mail.internalDate.toISOString(),
+			internalDate: isoDate(mail.internalDate),
 			size: mail.size,
 			flags: mail.flags,
 			text: null,
@@ -365,9 +371,8 @@ const PARSER_OPTIONS = {
 
 export async function parseMail(mail: FetchedMail, policy: AttachmentPolicy): Promise<MailRecord> {
 	try {
-		const source = mail.headersOnly
-			? Buffer.concat([mail.source, Buffer.from('\r\n')])
-			: mail.source;
+		const raw = withoutLeadingJunk(mail.source);
+		const source = mail.headersOnly ? Buffer.concat([raw, Buffer.from('\r\n')]) : raw;
 		if (!looksLikeMail(source)) throw new Error('no RFC 5322 header section was found');
 		const parsed = await simpleParser(source, PARSER_OPTIONS);
 		return toRecord(mail, parsed, policy);
@@ -381,7 +386,24 @@ export async function parseMail(mail: FetchedMail, policy: AttachmentPolicy): Pr
  * would otherwise become an empty mail with its bytes as the body, which no rule could route.
  */
 export function looksLikeMail(source: Buffer): boolean {
-	const head = source.subarray(0, 2048).toString('latin1');
-	const firstLine = head.split(/\r?\n/, 1)[0];
-	return /^[!-9;-~]+:/.test(firstLine) || /^From /.test(firstLine);
+	// Obsolete white space before the colon (`Received : from …`, RFC 5322 obs-optional) is mail.
+	const firstLine = source.subarray(0, 2048).toString('latin1').split(/\r?\n/, 1)[0];
+	return /^[!-9;-~]+[ \t]*:/.test(firstLine) || /^From /.test(firstLine);
+}
+
+/**
+ * The source without what some stores put before the headers — a UTF-8 byte-order mark, blank
+ * lines — which would make the whole mail read as a body with no headers.
+ */
+export function withoutLeadingJunk(source: Buffer): Buffer {
+	let start = 0;
+	if (source[0] === 0xef && source[1] === 0xbb && source[2] === 0xbf) start = 3;
+	for (;;) {
+		let i = start;
+		while (source[i] === 0x20 || source[i] === 0x09) i++;
+		if (source[i] === 0x0d && source[i + 1] === 0x0a) start = i + 2;
+		else if (source[i] === 0x0a) start = i + 1;
+		else break;
+	}
+	return start ? source.subarray(start) : source;
 }

@@ -82,9 +82,13 @@ function assertAgrees(m: Received, bcc: string[] = []) {
 }
 
 describe('Template Sender: addresses, as the SMTP server sees them', () => {
-	it('From "Boss <ceo@bank.example> <support@example.com>" is checked as ceo@… and refused', async () => {
+	it('From "Boss <ceo@bank.example> <support@example.com>" is refused, naming what it would send as', async () => {
 		await assert.rejects(
 			run([customerMail()], { from: 'Boss <ceo@bank.example> <support@example.com>' }),
+			/From must be exactly one address.*<ceo@bank\.example>/,
+		);
+		await assert.rejects(
+			run([customerMail()], { from: 'Boss <ceo@bank.example>' }),
 			/may not send as "ceo@bank\.example"/,
 		);
 		const [sent, , failed] = await run(

@@ -288,6 +288,23 @@ describe('who may join a case', () => {
 		assert.deepEqual([r.route, r.case?.number], ['followUp', 1]);
 	});
 
+	it("a mail reusing a customer's Message-ID does not redirect the customer's replies", async () => {
+		const store = new ObjectCaseStore({});
+		await routeMail(mail({ messageId: '<v1@customer.example>' }), store, config());
+		const attacker = await routeMail(
+			mail({
+				from: stranger,
+				messageId: '<v1@customer.example>',
+				cc: [{ address: 'ann@customer.example' }],
+			}),
+			store,
+			config(),
+		);
+		assert.equal(attacker.case?.number, 2);
+		const reply = await routeMail(mail({ inReplyTo: '<v1@customer.example>' }), store, config());
+		assert.deepEqual([reply.route, reply.case?.number], ['followUp', 1]);
+	});
+
 	it('a case recorded before participants were kept still admits its contact', async () => {
 		const store = new ObjectCaseStore({});
 		await closedCase(store);

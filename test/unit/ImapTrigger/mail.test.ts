@@ -155,6 +155,35 @@ describe('parseMail', () => {
 });
 
 describe('parseMail on headers as old clients wrote them (issue #11)', () => {
+	it('reads mail with a byte-order mark, blank lines before the headers, or `Name :`', async () => {
+		for (const raw of [
+			Buffer.concat([
+				Buffer.from([0xef, 0xbb, 0xbf]),
+				Buffer.from('From: a@b.c\r\nSubject: bom\r\n\r\nhi\r\n'),
+			]),
+			'\n\nFrom: a@b.c\nSubject: blank lines\n\nhi\n',
+			'Received : from old.example by mx\nFrom: a@b.c\nSubject: obs colon\n\nhi\n',
+		]) {
+			const { json } = await parseMail(fetched(raw), policy);
+			assert.equal(json.error, null, String(raw));
+			assert.equal(json.from?.address, 'a@b.c');
+			assert.ok(json.subject);
+		}
+	});
+
+	it('an INTERNALDATE the server sent unreadable gives the epoch, not a stalled folder', async () => {
+		const { json } = await parseMail(
+			fetched('From: a@b.c\n\nhi\n', { internalDate: new Date('garbage') }),
+			policy,
+		);
+		assert.equal(json.internalDate, '1970-01-01T00:00:00.000Z');
+		const failed = await parseMail(
+			fetched('no header here', { internalDate: new Date('garbage') }),
+			policy,
+		);
+		assert.equal(failed.json.error?.code, 'MAIL_PARSE_FAILED');
+	});
+
 	it('reads a Date JavaScript cannot parse (`+-0500`) instead of failing', async () => {
 		const { json } = await parseMail(
 			fetched('From: a@b.c\nDate: Thu, 29 Aug 2002 15:36:58 +-0500\n\nhi\n'),

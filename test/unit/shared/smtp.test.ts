@@ -86,19 +86,43 @@ describe('addresses: one parser for checking and sending', () => {
 		defaultFrom: 'Example Support <support@example.com>',
 	});
 
-	it('an address hidden behind an allowed one is the one checked, and refused', () => {
-		// nodemailer reads the first <…> as the address (the rest becomes the name): so do we.
+	it('an address hidden behind an allowed one is refused, naming the address nodemailer would send as', () => {
+		// nodemailer reads the first <…> as the address (the rest becomes the name); a name that
+		// holds another address is refused as not one clean address.
+		for (const from of [
+			'Boss <ceo@bank.example> <support@example.com>',
+			'support@example.com <ceo@bank.example>',
+		])
+			assert.throws(
+				() => senderOf(sink, from),
+				(e: unknown) =>
+					isCrmEmailError(e) &&
+					e.code === 'CONFIG_INVALID' &&
+					/^From must be exactly one address/.test(e.message) &&
+					/<ceo@bank\.example>/.test(e.message),
+				from,
+			);
 		assert.throws(
-			() => senderOf(sink, 'Boss <ceo@bank.example> <support@example.com>'),
+			() => senderOf(sink, 'Boss <ceo@bank.example>'),
 			(e: unknown) =>
 				isCrmEmailError(e) &&
 				e.code === 'FROM_NOT_ALLOWED' &&
 				/"ceo@bank\.example"/.test(e.message),
 		);
-		assert.throws(
-			() => senderOf(sink, 'support@example.com <ceo@bank.example>'),
-			(e: unknown) => isCrmEmailError(e) && e.code === 'FROM_NOT_ALLOWED',
-		);
+	});
+
+	it('space-separated recipients are refused, not sent to the first alone', () => {
+		const { mailboxes, invalid } = parseAddresses('a@x.example b@y.example');
+		assert.deepEqual(mailboxes, []);
+		assert.equal(invalid.length, 1);
+		// The same name and address is an ordinary display name.
+		assert.equal(parseAddresses('"ann@x.example" <ann@x.example>').mailboxes.length, 1);
+	});
+
+	it('refuses host names over 253 characters and labels over 63 (checked before any regex)', () => {
+		assert.equal(parseAddresses(`x@${'a'.repeat(64)}.example`).invalid.length, 1);
+		assert.equal(parseAddresses(`x@${'abc.'.repeat(64)}example`).invalid.length, 1);
+		assert.equal(parseAddresses(`x@${'a'.repeat(63)}.example`).mailboxes.length, 1);
 	});
 
 	it('a From with several addresses, none, or an unclean one is refused naming the parameter', () => {
