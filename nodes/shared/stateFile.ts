@@ -136,8 +136,12 @@ export function floorFile(file: string, warn: (m: string) => void) {
 		if (text === null) return 0;
 		if (/^\d+\s*$/.test(text)) return Number(text);
 		// Whatever digits are left still bound what was handed out: better a gap than a number twice.
-		const digits = (text.match(/\d+/g) ?? []).map(Number).filter(Number.isSafeInteger);
-		const recovered = Math.max(0, ...digits);
+		// A loop, not Math.max(...): a large damaged file would overflow the call stack.
+		let recovered = 0;
+		for (const m of text.matchAll(/\d+/g)) {
+			const n = Number(m[0]);
+			if (Number.isSafeInteger(n) && n > recovered) recovered = n;
+		}
 		setAside(path, text, 'not a number', warn);
 		writeStateFile(path, `${recovered}\n`);
 		return recovered;

@@ -152,6 +152,14 @@ describe('a damaged state file: set aside, and case numbers never handed out twi
 		assert.equal(third[0].json.warning, undefined);
 	});
 
+	it('a damaged floor file, however large, still bounds the next number', async () => {
+		await route('a', 'wfBigFloor');
+		const floor = stateFileOf('wfBigFloor').replace(/\.json$/, '.floor');
+		writeFileSync(floor, `${'x 7 '.repeat(300_000)}5000 y`);
+		const [next] = await route('b', 'wfBigFloor');
+		assert.ok(((next[0].json.case as IDataObject).number as number) > 5000);
+	});
+
 	it('without a floor (a file of an earlier version), recovers the highest number from the text', async () => {
 		await route('a', 'wfRecover');
 		const file = stateFileOf('wfRecover');
