@@ -58,9 +58,10 @@ export interface ParsedAddresses {
 function namesOtherAddress(name: string, address: string): boolean {
 	if (!name.includes('@')) return false;
 	const own = cleanAddress(address);
-	return name
-		.split(/[\s,;<>"()]+/)
-		.some((w) => w.includes('@') && cleanAddress(w) !== null && cleanAddress(w) !== own);
+	return name.split(/[\s,;<>"()]+/).some((w) => {
+		const other = w.includes('@') ? cleanAddress(w) : null;
+		return other !== null && other !== own;
+	});
 }
 
 export function parseAddresses(value: unknown): ParsedAddresses {

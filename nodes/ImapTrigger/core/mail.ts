@@ -395,7 +395,7 @@ export function looksLikeMail(source: Buffer): boolean {
  * The source without what some stores put before the headers — a UTF-8 byte-order mark, blank
  * lines — which would make the whole mail read as a body with no headers.
  */
-export function withoutLeadingJunk(source: Buffer): Buffer {
+function withoutLeadingJunk(source: Buffer): Buffer {
 	let start = 0;
 	if (source[0] === 0xef && source[1] === 0xbb && source[2] === 0xbf) start = 3;
 	for (;;) {
