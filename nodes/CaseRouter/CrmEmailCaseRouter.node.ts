@@ -27,7 +27,7 @@ export class CrmEmailCaseRouter implements INodeType {
 			'Email-to-case: the first mail of a thread opens a case, follow-ups join it; assignment direct, round-robin or least-busy',
 		defaults: { name: 'CRM Email Case Router' },
 		inputs: [NodeConnectionTypes.Main],
-		outputs: `={{ $parameter.operation === "updateCase" ? [{ type: "${NodeConnectionTypes.Main}", displayName: "Updated" }, { type: "${NodeConnectionTypes.Main}", displayName: "Not Found" }] : [{ type: "${NodeConnectionTypes.Main}", displayName: "New Case" }, { type: "${NodeConnectionTypes.Main}", displayName: "Follow-Up" }, { type: "${NodeConnectionTypes.Main}", displayName: "Ignored" }] }}`,
+		outputs: `={{ $parameter.operation === "updateCase" ? [{ type: "${NodeConnectionTypes.Main}", displayName: "Updated" }, { type: "${NodeConnectionTypes.Main}", displayName: "Not Found" }, { type: "${NodeConnectionTypes.Main}", displayName: "Failed" }] : [{ type: "${NodeConnectionTypes.Main}", displayName: "New Case" }, { type: "${NodeConnectionTypes.Main}", displayName: "Follow-Up" }, { type: "${NodeConnectionTypes.Main}", displayName: "Ignored" }, { type: "${NodeConnectionTypes.Main}", displayName: "Failed" }] }}`,
 		usableAsTool: true,
 		credentials: [
 			{

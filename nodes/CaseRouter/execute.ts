@@ -1,17 +1,14 @@
 /**
  * n8n glue of the Case Router: reads the settings once, routes items in order against the store
- * (the node's state), or updates cases (operation "Update Case").
+ * (the node's state), or updates cases (operation "Update Case"). A failed item goes to the last
+ * output, Failed.
  */
-import {
-	NodeOperationError,
-	type IDataObject,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { ownAddressSet } from '../shared/addresses';
+import { failedItem, toNodeError } from '../shared/itemErrors';
+import { parseJsonParameter } from '../shared/jsonParameter';
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
-import { isCrmEmailError } from '../shared/errors';
 import { compileRegex } from '../shared/safeRegex';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
@@ -38,28 +35,12 @@ function list(value: string | undefined, fallback: string): string[] {
 		.filter(Boolean);
 }
 
-function nodeError(ctx: IExecuteFunctions, error: unknown, itemIndex?: number): NodeOperationError {
-	return new NodeOperationError(
-		ctx.getNode(),
-		error instanceof Error ? error.message : String(error),
-		{
-			itemIndex,
-			description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
-		},
-	);
-}
-
 function members(ctx: IExecuteFunctions, i: number): Member[] {
 	if (ctx.getNodeParameter('membersSource', i) === 'json') {
-		try {
-			return parseMembers(ctx.getNodeParameter('membersJson', i));
-		} catch (error) {
-			throw new NodeOperationError(
-				ctx.getNode(),
-				`Team Members (JSON) is not valid JSON: ${(error as Error).message}`,
-				{ itemIndex: i },
-			);
-		}
+		const raw = ctx.getNodeParameter('membersJson', i) as unknown;
+		return parseMembers(
+			typeof raw === 'string' && raw.trim() ? parseJsonParameter(raw, 'Team Members (JSON)') : raw,
+		);
 	}
 	const panel = ctx.getNodeParameter('members', i, {}) as { member?: IDataObject[] };
 	return parseMembers(panel.member ?? []);
@@ -82,7 +63,7 @@ function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | nu
 	if (ctx.getNodeParameter('assignment', i) !== 'leastBusy') return null;
 	if (ctx.getNodeParameter('openCountsSource', i) !== 'field') return null;
 	let raw = ctx.getNodeParameter('openCounts', i, {}) as unknown;
-	if (typeof raw === 'string') raw = raw.trim() ? JSON.parse(raw) : {};
+	if (typeof raw === 'string') raw = raw.trim() ? parseJsonParameter(raw, 'Open Cases') : {};
 	const out = new Map<string, number>();
 	if (Array.isArray(raw)) {
 		for (const r of raw as IDataObject[])
@@ -137,25 +118,31 @@ async function run(
 	if (this.getNodeParameter('operation', 0) === 'updateCase') {
 		const updated: INodeExecutionData[] = [];
 		const missing: INodeExecutionData[] = [];
+		const failed: INodeExecutionData[] = [];
 		for (let i = 0; i < items.length; i++) {
-			const number = Number(this.getNodeParameter('caseNumber', i));
-			const status = String(this.getNodeParameter('newStatus', i, '')).trim();
-			const assignee = String(this.getNodeParameter('newAssignee', i, '')).trim();
-			const record = Number.isSafeInteger(number)
-				? await updateCase(store, {
-						number,
-						status: status || undefined,
-						assignee: assignee || undefined,
-						now,
-					})
-				: null;
-			const out = {
-				json: { ...items[i].json, case: record as unknown as IDataObject },
-				pairedItem: { item: i },
-			};
-			(record ? updated : missing).push(out);
+			try {
+				const number = Number(this.getNodeParameter('caseNumber', i));
+				const status = String(this.getNodeParameter('newStatus', i, '')).trim();
+				const assignee = String(this.getNodeParameter('newAssignee', i, '')).trim();
+				const record = Number.isSafeInteger(number)
+					? await updateCase(store, {
+							number,
+							status: status || undefined,
+							assignee: assignee || undefined,
+							now,
+						})
+					: null;
+				const out = {
+					json: { ...items[i].json, case: record as unknown as IDataObject },
+					pairedItem: { item: i },
+				};
+				(record ? updated : missing).push(out);
+			} catch (error) {
+				if (!this.continueOnFail()) throw toNodeError(this, error, i);
+				failed.push(failedItem(this, items[i], i, error));
+			}
 		}
-		return [updated, missing];
+		return [updated, missing, failed];
 	}
 
 	let tagPattern: RegExp;
@@ -166,7 +153,7 @@ async function run(
 			'Options → Case Tag Pattern',
 		);
 	} catch (error) {
-		throw nodeError(this, error);
+		throw toNodeError(this, error);
 	}
 	const parseOwnId = await ownMessageIdParser(this);
 	const own = ownAddressSet(options.ownAddresses ?? '');
@@ -183,6 +170,7 @@ async function run(
 		followUp: [],
 		ignored: [],
 	};
+	const failed: INodeExecutionData[] = [];
 	for (let i = 0; i < items.length; i++) {
 		const item = items[i];
 		try {
@@ -210,12 +198,8 @@ async function run(
 				pairedItem: { item: i },
 			});
 		} catch (error) {
-			if (!this.continueOnFail()) throw nodeError(this, error, i);
-			outputs.ignored.push({
-				json: { ...item.json, error: (error as Error).message },
-				binary: item.binary,
-				pairedItem: { item: i },
-			});
+			if (!this.continueOnFail()) throw toNodeError(this, error, i);
+			failed.push(failedItem(this, item, i, error));
 		}
 	}
 	store.prune(
@@ -226,5 +210,5 @@ async function run(
 		},
 		closed,
 	);
-	return [outputs.newCase, outputs.followUp, outputs.ignored];
+	return [outputs.newCase, outputs.followUp, outputs.ignored, failed];
 }

@@ -171,8 +171,8 @@ export class CrmEmailFilter implements INodeType {
 		description: 'Routes mails by rules on sender, recipients, subject, body or headers',
 		defaults: { name: 'CRM Email Filter' },
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
-		outputNames: ['Kept', 'Skipped'],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Kept', 'Skipped', 'Failed'],
 		usableAsTool: true,
 		credentials: [
 			{

@@ -1,15 +1,12 @@
 /**
  * n8n glue of the Email Filter: reads the rules, evaluates each item, optionally carries the
- * decisions out on the IMAP server, and splits items into Kept / Skipped.
+ * decisions out on the IMAP server, and splits items into Kept / Skipped / Failed.
  */
-import {
-	NodeOperationError,
-	type IDataObject,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import { isCrmEmailError } from '../shared/errors';
+import type { CrmEmailError } from '../shared/errors';
+import { failedItem, toNodeError } from '../shared/itemErrors';
+import { parseJsonParameter } from '../shared/jsonParameter';
 import { imapAccount, toImapCredentials } from '../shared/transport/imap';
 import { compileRules, evaluate, type CompiledRule, type Decision, type Rule } from './core/rules';
 import { applyMailboxActions, type MailboxAction } from './mailbox';
@@ -21,32 +18,10 @@ interface PanelRule extends Omit<Rule, 'conditions'> {
 function readRules(ctx: IExecuteFunctions, index: number): unknown {
 	if (ctx.getNodeParameter('rulesSource', index) === 'json') {
 		const raw = ctx.getNodeParameter('rulesJson', index) as unknown;
-		if (typeof raw !== 'string') return raw;
-		try {
-			return JSON.parse(raw) as unknown;
-		} catch (error) {
-			throw new NodeOperationError(
-				ctx.getNode(),
-				`Rules (JSON) is not valid JSON: ${(error as Error).message}`,
-				{ itemIndex: index },
-			);
-		}
+		return typeof raw === 'string' ? parseJsonParameter(raw, 'Rules (JSON)') : raw;
 	}
 	const panel = ctx.getNodeParameter('rules', index, {}) as { rule?: PanelRule[] };
 	return (panel.rule ?? []).map((r) => ({ ...r, conditions: r.conditions?.condition ?? [] }));
-}
-
-function toNodeError(
-	ctx: IExecuteFunctions,
-	error: unknown,
-	itemIndex: number,
-): NodeOperationError {
-	if (error instanceof NodeOperationError) return error;
-	const message = error instanceof Error ? error.message : String(error);
-	return new NodeOperationError(ctx.getNode(), message, {
-		itemIndex,
-		description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
-	});
 }
 
 function mailboxActionFor(
@@ -71,12 +46,13 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 	const items = this.getInputData();
 	const kept: INodeExecutionData[] = [];
 	const skipped: INodeExecutionData[] = [];
+	const failed: INodeExecutionData[] = [];
 	const applyOnServer = this.getNodeParameter('applyOnServer', 0, false) as boolean;
 	const options = this.getNodeParameter('options', 0, {}) as { regexTimeoutMs?: number };
 	const regexTimeoutMs = Math.max(1, Number(options.regexTimeoutMs) || 100);
 	// Rules usually are the same for every item: compile each distinct rule set once.
 	const compiled = new Map<string, CompiledRule[]>();
-	const decided: Array<{ index: number; decision: Decision } | { index: number; error: Error }> =
+	const decided: Array<{ index: number; decision: Decision } | { index: number; error: unknown }> =
 		[];
 
 	for (let i = 0; i < items.length; i++) {
@@ -91,11 +67,13 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 			decided.push({ index: i, decision: evaluate(rules, items[i].json, { regexTimeoutMs }) });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this, error, i);
-			decided.push({ index: i, error: error as Error });
+			decided.push({ index: i, error });
 		}
 	}
 
 	const mailbox = new Map<number, IDataObject>();
+	// A decision the mailbox could not carry out: the mail goes to Failed, not Kept or Skipped.
+	const mailboxErrors = new Map<number, CrmEmailError>();
 	if (applyOnServer) {
 		const creds = toImapCredentials(await this.getCredentials('crmImapApi'));
 		const account = imapAccount(creds).toLowerCase();
@@ -115,8 +93,10 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 			actions.push(action);
 		}
 		for (const outcome of await applyMailboxActions(creds, actions)) {
-			if (outcome.error && !this.continueOnFail())
-				throw toNodeError(this, outcome.error, outcome.key);
+			if (outcome.error) {
+				if (!this.continueOnFail()) throw toNodeError(this, outcome.error, outcome.key);
+				mailboxErrors.set(outcome.key, outcome.error);
+			}
 			mailbox.set(outcome.key, {
 				applied: outcome.error === null,
 				markedRead: outcome.markedRead,
@@ -130,13 +110,8 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 
 	for (const d of decided) {
 		const item = items[d.index];
-		const pairedItem = { item: d.index };
 		if ('error' in d) {
-			kept.push({
-				json: { ...item.json, error: d.error.message },
-				binary: item.binary,
-				pairedItem,
-			});
+			failed.push(failedItem(this, item, d.index, d.error));
 			continue;
 		}
 		const { decision } = d;
@@ -153,9 +128,12 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 		const out: INodeExecutionData = {
 			json: { ...item.json, filter },
 			binary: item.binary,
-			pairedItem,
+			pairedItem: { item: d.index },
 		};
-		(decision.skipped ? skipped : kept).push(out);
+		const mailboxError = mailboxErrors.get(d.index);
+		// Still with its decision in `filter`: an error branch can route it on by the rules.
+		if (mailboxError) failed.push(failedItem(this, out, d.index, mailboxError));
+		else (decision.skipped ? skipped : kept).push(out);
 	}
-	return [kept, skipped];
+	return [kept, skipped, failed];
 }

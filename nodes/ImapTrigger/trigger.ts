@@ -11,7 +11,7 @@ import {
 	type ITriggerResponse,
 } from 'n8n-workflow';
 
-import { isCrmEmailError, type CrmEmailError } from '../shared/errors';
+import { toNodeError } from '../shared/itemErrors';
 import { describeImapError, toImapCredentials } from '../shared/transport/imap';
 import type { IntakeState } from './core/cursor';
 import type { MailRecord } from './core/mail';
@@ -46,12 +46,6 @@ export async function toExecutionItems(
 	return items;
 }
 
-function nodeError(ctx: ITriggerFunctions, error: CrmEmailError | Error): NodeOperationError {
-	return new NodeOperationError(ctx.getNode(), error.message, {
-		description: isCrmEmailError(error) ? `Error code: ${error.code}` : undefined,
-	});
-}
-
 /** The intake state lives in the node's static data, saved by n8n with each emit. */
 function staticDataStore(ctx: ITriggerFunctions): StateStore {
 	const data = ctx.getWorkflowStaticData('node');
@@ -80,7 +74,7 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 			new Date(),
 		);
 	} catch (error) {
-		throw nodeError(this, error as Error);
+		throw toNodeError(this, error);
 	}
 
 	const hooks: IntakeHooks = {
@@ -91,7 +85,7 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 			await done.promise;
 		},
 		reportError: (error) => {
-			const failure = nodeError(this, error);
+			const failure = toNodeError(this, error);
 			// The workflow stays active and keeps retrying; the failure shows in the execution list
 			// and runs the error workflow. Older n8n versions only know emitError.
 			if (typeof this.saveFailedExecution === 'function') this.saveFailedExecution(failure);
@@ -108,7 +102,7 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 			try {
 				records = await intake.latest(TEST_EVENT_MAILS);
 			} catch (error) {
-				throw nodeError(this, describeImapError(error, credentials));
+				throw toNodeError(this, describeImapError(error, credentials));
 			}
 			if (records.length === 0) {
 				throw new NodeOperationError(
@@ -127,7 +121,7 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 	try {
 		await intake.start();
 	} catch (error) {
-		throw nodeError(this, describeImapError(error, credentials));
+		throw toNodeError(this, describeImapError(error, credentials));
 	}
 	// One line in n8n's log per activation: admins (and the real-n8n tests) see it is watching.
 	this.logger.info(

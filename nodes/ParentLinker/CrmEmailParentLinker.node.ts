@@ -26,8 +26,8 @@ export class CrmEmailParentLinker implements INodeType {
 		defaults: { name: 'CRM Email Parent Linker' },
 		inputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		inputNames: ['Mails', 'Records'],
-		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
-		outputNames: ['Linked', 'Unknown Sender'],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Linked', 'Unknown Sender', 'Failed'],
 		usableAsTool: true,
 		credentials: [
 			{

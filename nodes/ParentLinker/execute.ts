@@ -1,17 +1,13 @@
 /**
  * n8n glue of the Parent Linker: mails on the first input, CRM records on the second; the records
- * are indexed once, each mail is linked, and the result split into Linked / Unknown Sender.
+ * are indexed once, each mail is linked, and the result split into Linked / Unknown Sender /
+ * Failed.
  */
-import {
-	NodeOperationError,
-	type IDataObject,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { ownAddressSet } from '../shared/addresses';
+import { failedItem, toNodeError } from '../shared/itemErrors';
 import { withNodeState } from '../shared/nodeState';
-import { isCrmEmailError } from '../shared/errors';
 import { normalizeMessageId } from '../shared/threadId';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
@@ -90,7 +86,7 @@ async function run(
 	try {
 		typeOrder = parseTypeOrder(options.typeOrder ?? 'Contact, Account, Lead');
 	} catch (error) {
-		throw new NodeOperationError(this.getNode(), (error as Error).message);
+		throw toNodeError(this, error);
 	}
 
 	const parseOwnId = await ownMessageIdParser(this);
@@ -126,6 +122,7 @@ async function run(
 
 	const linked: INodeExecutionData[] = [];
 	const unknown: INodeExecutionData[] = [];
+	const failed: INodeExecutionData[] = [];
 	for (let i = 0; i < mails.length; i++) {
 		const item = mails[i];
 		const pairedItem = { item: i };
@@ -163,18 +160,10 @@ async function run(
 				pairedItem,
 			});
 		} catch (error) {
-			if (!this.continueOnFail())
-				throw new NodeOperationError(this.getNode(), error as Error, {
-					itemIndex: i,
-					description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
-				});
-			unknown.push({
-				json: { ...item.json, error: (error as Error).message },
-				binary: item.binary,
-				pairedItem,
-			});
+			if (!this.continueOnFail()) throw toNodeError(this, error, i);
+			failed.push(failedItem(this, item, i, error));
 		}
 	}
 	memory?.trim();
-	return [linked, unknown];
+	return [linked, unknown, failed];
 }

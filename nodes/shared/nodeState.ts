@@ -21,14 +21,9 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-	NodeError,
-	NodeOperationError,
-	type IDataObject,
-	type IExecuteFunctions,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
-import { CrmEmailError } from './errors';
+import { toNodeError } from './itemErrors';
 import { floorFile, loadStateFile, writeStateFile, type DamagedState } from './stateFile';
 
 const locks = new Map<string, Promise<unknown>>();
@@ -84,19 +79,6 @@ export interface NodeStateHandle {
 	readonly floor: { read(): number; raise(value: number): void } | null;
 }
 
-function asNodeError(ctx: IExecuteFunctions, error: unknown, description?: string) {
-	if (error instanceof NodeError) return error;
-	const message = error instanceof Error ? error.message : String(error);
-	const code = error instanceof CrmEmailError ? `code: ${error.code}` : undefined;
-	const nodeError = new NodeOperationError(ctx.getNode(), message, {
-		description: [code, description].filter(Boolean).join('. ') || undefined,
-	});
-	// n8n swaps a message containing an OS error code (EISDIR, EACCES…) for a generic sentence
-	// that names no file: keep ours, which names the file and the code.
-	nodeError.message = message;
-	return nodeError;
-}
-
 const manualHandle: NodeStateHandle = {
 	damaged: null,
 	save: () => undefined,
@@ -122,7 +104,7 @@ export async function withNodeState<T>(
 			try {
 				return f(...args);
 			} catch (error) {
-				throw asNodeError(ctx, error);
+				throw toNodeError(ctx, error);
 			}
 		};
 	const run = previous.then(async () => {
@@ -162,9 +144,14 @@ export async function withNodeState<T>(
 				save();
 			} catch (saveError) {
 				// Not saved is the graver news; the node's own failure goes along in the description.
-				throw asNodeError(ctx, saveError, `The node had also failed: ${(error as Error).message}`);
+				throw toNodeError(
+					ctx,
+					saveError,
+					undefined,
+					`The node had also failed: ${(error as Error).message}`,
+				);
 			}
-			throw asNodeError(ctx, error);
+			throw toNodeError(ctx, error);
 		}
 		handle.save();
 		return result;

@@ -2,8 +2,11 @@
  * The Case Router's n8n glue with a fake execute context.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { IDataObject } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type INodeExecutionData } from 'n8n-workflow';
 
 import { CrmEmailCaseRouter } from '../../../nodes/CaseRouter/CrmEmailCaseRouter.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { fakeExecute, items } from '../../../harness/fakeExecute';
@@ -43,10 +46,10 @@ function run(
 }
 
 describe('Case Router node', () => {
-	it('outputs depend on the operation', () => {
+	it('outputs depend on the operation, Failed last in both', () => {
 		const outputs = String(node.description.outputs);
-		assert.match(outputs, /"New Case".*"Follow-Up".*"Ignored"/);
-		assert.match(outputs, /"Updated".*"Not Found"/);
+		assert.match(outputs, /"New Case".*"Follow-Up".*"Ignored".*"Failed" \}\] \}\}$/);
+		assert.match(outputs, /"Updated".*"Not Found".*"Failed" \}\] :/);
 		assert.equal(node.description.usableAsTool, true);
 	});
 
@@ -154,11 +157,156 @@ describe('Case Router node', () => {
 		assert.deepEqual(missing[0].pairedItem, { item: 1 });
 	});
 
-	it('an invalid tag pattern names the option', async () => {
-		await assert.rejects(
-			run([{ subject: 'x' }], { options: { tagPattern: '([' } }),
-			/Case Tag Pattern: invalid regular expression/,
-		);
+	it('an invalid tag pattern names the option, with its code', async () => {
+		await assert.rejects(run([{ subject: 'x' }], { options: { tagPattern: '([' } }), (e: Error) => {
+			assert.ok(e instanceof NodeOperationError);
+			assert.match(e.message, /Case Tag Pattern: invalid regular expression/);
+			assert.equal(e.description, 'Error code: CONFIG_INVALID');
+			return true;
+		});
+	});
+
+	describe('a failing item', () => {
+		const mails: INodeExecutionData[] = ['a', 'b', 'c'].map((name, i) => ({
+			json: { messageId: `<${name}@c>`, subject: name, from: { address: `${name}@c.example` } },
+			binary: {
+				raw: { data: Buffer.from(`mail ${i}`).toString('base64'), mimeType: 'message/rfc822' },
+			},
+		}));
+		// Team members from an expression that is broken for the second mail only.
+		const membersJson = (i: number) => (i === 1 ? '[{"id": "u1"' : '[{"id": "u1"}]');
+		const route = (continueOnFail: boolean, staticData: IDataObject = {}) =>
+			node.execute.call(
+				fakeExecute({
+					description: node.description,
+					parameters: {
+						operation: 'route',
+						team: 'Support',
+						assignment: 'roundRobin',
+						membersSource: 'json',
+						membersJson,
+						role: '',
+						threadIds: 'ignore',
+						options: {},
+					},
+					inputs: [mails],
+					staticData,
+					continueOnFail,
+				}).ctx,
+			);
+
+		it('with Continue On Fail goes to Failed with its code, binary and pairedItem; the others go on', async () => {
+			const [created, followUps, ignored, failed] = await route(true);
+			assert.deepEqual([followUps.length, ignored.length], [0, 0]);
+			assert.deepEqual(
+				created.map((i) => [i.json.subject, (i.json.case as IDataObject).number, i.pairedItem]),
+				[
+					['a', 1, { item: 0 }],
+					['c', 2, { item: 2 }],
+				],
+			);
+			assert.deepEqual(created[1].binary, mails[2].binary);
+			assert.equal(failed.length, 1);
+			const error = failed[0].json.error as IDataObject;
+			assert.equal(error.code, 'CONFIG_INVALID');
+			assert.match(String(error.message), /^Team Members \(JSON\) is not valid JSON/);
+			assert.equal(error.parameter, 'Team Members (JSON)');
+			assert.equal(failed[0].json.case, undefined);
+			assert.equal(failed[0].json.subject, 'b');
+			assert.deepEqual(failed[0].binary, mails[1].binary);
+			assert.deepEqual(failed[0].pairedItem, { item: 1 });
+			assert.ok(failed[0].error instanceof NodeOperationError);
+		});
+
+		it('without Continue On Fail fails the execution with "Error code: …"', async () => {
+			await assert.rejects(route(false), (e: Error) => {
+				assert.ok(e instanceof NodeOperationError);
+				assert.match(e.message, /^Team Members \(JSON\) is not valid JSON/);
+				assert.equal(e.description, 'Error code: CONFIG_INVALID');
+				assert.equal(e.context.itemIndex, 1);
+				return true;
+			});
+		});
+
+		it('Update Case: goes to Failed with Continue On Fail, fails the execution without', async () => {
+			const staticData: IDataObject = {};
+			await route(true, staticData);
+			// An expression that fails for the second item, as n8n's own would.
+			const caseNumber = (i: number) => {
+				if (i === 1) throw new Error('Cannot read the case number');
+				return [1, 0, 5][i];
+			};
+			const update = (continueOnFail: boolean) =>
+				node.execute.call(
+					fakeExecute({
+						description: node.description,
+						parameters: {
+							operation: 'updateCase',
+							caseNumber,
+							newStatus: 'Closed',
+							newAssignee: '',
+						},
+						inputs: [mails],
+						staticData,
+						continueOnFail,
+					}).ctx,
+				);
+			const [updated, missing, failed] = await update(true);
+			assert.deepEqual(
+				[updated.map((i) => i.pairedItem), missing.map((i) => i.pairedItem)],
+				[[{ item: 0 }], [{ item: 2 }]],
+			);
+			assert.deepEqual(failed[0].json.error, {
+				code: 'UNEXPECTED',
+				message: 'Cannot read the case number',
+			});
+			assert.deepEqual(failed[0].binary, mails[1].binary);
+			assert.deepEqual(failed[0].pairedItem, { item: 1 });
+			await assert.rejects(update(false), (e: Error) => {
+				assert.ok(e instanceof NodeOperationError);
+				assert.equal(e.context.itemIndex, 1);
+				return true;
+			});
+		});
+	});
+
+	it('a node state file that cannot be read fails the execution with "Error code: …"', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'crm-email-router-'));
+		process.env.CRM_EMAIL_STATE_DIR = dir;
+		try {
+			const production = () =>
+				node.execute.call(
+					fakeExecute({
+						description: node.description,
+						parameters: {
+							operation: 'route',
+							team: '',
+							assignment: 'none',
+							threadIds: 'ignore',
+							options: {},
+						},
+						inputs: [items({ subject: 'x', from: { address: 'a@c.example' } })],
+						mode: 'trigger',
+						workflowId: 'wfUnreadable',
+					}).ctx,
+				);
+			await production();
+			const file = join(
+				dir,
+				readdirSync(dir).find((f) => /^wfUnreadable-\w+\.json$/.test(f)) as string,
+			);
+			rmSync(file);
+			mkdirSync(file);
+			await assert.rejects(production(), (e: Error) => {
+				assert.ok(e instanceof NodeOperationError);
+				assert.match(e.message, /^Cannot read the node state file .*EISDIR/);
+				assert.equal(e.description, 'Error code: STATE_READ_FAILED');
+				return true;
+			});
+		} finally {
+			delete process.env.CRM_EMAIL_STATE_DIR;
+			rmSync(dir, { recursive: true, force: true });
+		}
 	});
 
 	it('reads Our Addresses with display names and any separator', async () => {

@@ -2,12 +2,14 @@
  * The trigger's n8n glue with a fake trigger context, against a real Dovecot.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type {
-	IDataObject,
-	ICredentialTestFunctions,
-	ILoadOptionsFunctions,
-	INodeExecutionData,
+import {
+	NodeOperationError,
+	type IDataObject,
+	type ICredentialTestFunctions,
+	type ILoadOptionsFunctions,
+	type INodeExecutionData,
 } from 'n8n-workflow';
 import type { ImapFlow } from 'imapflow';
 
@@ -159,6 +161,32 @@ describe('CRM Email IMAP Trigger node', () => {
 			assert.doesNotMatch(e.message, /wrong-pass-123/);
 			return true;
 		});
+	});
+
+	it('fails activation on a dropped connection with the server named and "Error code: …"', async () => {
+		// A server that resets every connection: the message names it and the OS code, which
+		// n8n would otherwise swap for a generic sentence.
+		const server = createServer((socket) => socket.resetAndDestroy());
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			const { port } = server.address() as AddressInfo;
+			const t = fakeTrigger({
+				description: node.description,
+				parameters: params('INBOX'),
+				credentials: { ...dovecot.credentials(), host: '127.0.0.1', port },
+			});
+			await assert.rejects(node.trigger.call(t.ctx), (e: Error) => {
+				assert.ok(e instanceof NodeOperationError);
+				assert.equal(
+					e.message,
+					`The connection to the IMAP server 127.0.0.1:${port} was lost (ECONNRESET)`,
+				);
+				assert.equal(e.description, 'Error code: IMAP_CONNECTION_LOST');
+				return true;
+			});
+		} finally {
+			server.close();
+		}
 	});
 
 	it('rejects a bad parameter naming it', async () => {

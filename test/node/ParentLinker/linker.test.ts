@@ -1,11 +1,12 @@
 /**
- * The Parent Linker's n8n glue with a fake execute context: two inputs, two outputs.
+ * The Parent Linker's n8n glue with a fake execute context: two inputs, three outputs.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IDataObject } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type INodeExecutionData } from 'n8n-workflow';
 
 import { CrmEmailParentLinker } from '../../../nodes/ParentLinker/CrmEmailParentLinker.node.ts'; // explicit: ".node" would resolve to the codex .node.json
+import { CrmEmailError } from '../../../nodes/shared/errors';
 import { generateMessageId } from '../../../nodes/shared/threadId';
 import { threadKey } from '../../../nodes/shared/threadId';
 import { fakeExecute, items } from '../../../harness/fakeExecute';
@@ -48,9 +49,10 @@ function run(
 }
 
 describe('Parent Linker node', () => {
-	it('has inputs Mails and Records and outputs Linked and Unknown Sender', () => {
+	it('has inputs Mails and Records and outputs Linked, Unknown Sender and Failed', () => {
 		assert.deepEqual(node.description.inputNames, ['Mails', 'Records']);
-		assert.deepEqual(node.description.outputNames, ['Linked', 'Unknown Sender']);
+		assert.deepEqual(node.description.outputNames, ['Linked', 'Unknown Sender', 'Failed']);
+		assert.equal(node.description.outputs.length, 3);
 		assert.equal(node.description.usableAsTool, true);
 	});
 
@@ -145,8 +147,91 @@ describe('Parent Linker node', () => {
 		);
 	});
 
-	it('a bad type order names the option', async () => {
-		await assert.rejects(run([], { options: { typeOrder: 'Case' } }).out, /Type Order/);
+	it('a bad type order names the option, with its code', async () => {
+		await assert.rejects(run([], { options: { typeOrder: 'Case' } }).out, (e: Error) => {
+			assert.ok(e instanceof NodeOperationError);
+			assert.match(e.message, /^Type Order: "Case" is not Contact, Account or Lead/);
+			assert.equal(e.description, 'Error code: CONFIG_INVALID');
+			return true;
+		});
+	});
+
+	describe('a failing item', () => {
+		// The linker cannot remember the second mail: its thread memory (the node's state) refuses
+		// that Message-ID, as a store that cannot write would.
+		const refusing = () => ({
+			threads: new Proxy({} as IDataObject, {
+				set(target, key, value) {
+					if (key === '<2@x>')
+						throw new CrmEmailError('STATE_WRITE_FAILED', 'Cannot remember <2@x>', {
+							messageId: '<2@x>',
+						});
+					return Reflect.set(target, key, value);
+				},
+			}),
+		});
+		const mails: INodeExecutionData[] = ['<1@x>', '<2@x>', '<3@x>'].map((messageId, i) => ({
+			json: { messageId, from: { address: 'ann@acme.example' } },
+			binary: {
+				raw: { data: Buffer.from(`mail ${i}`).toString('base64'), mimeType: 'message/rfc822' },
+			},
+		}));
+		const execute = (continueOnFail: boolean) =>
+			node.execute.call(
+				fakeExecute({
+					description: node.description,
+					parameters: {
+						mode: 'b2b',
+						recordType: 'field',
+						typeField: 'kind',
+						recordFields: {
+							idField: 'uid',
+							nameField: 'fullName',
+							emailFields: 'mail.work',
+							accountIdField: 'company',
+						},
+						threadIds: 'ignore',
+						options: {},
+					},
+					inputs: [mails, records],
+					staticData: refusing(),
+					continueOnFail,
+				}).ctx,
+			);
+
+		it('with Continue On Fail goes to Failed with its code, binary and pairedItem; the others go on', async () => {
+			const [linked, unknown, failed] = await execute(true);
+			assert.equal(unknown.length, 0);
+			assert.deepEqual(
+				linked.map((i) => [i.json.messageId, (i.json.parent as IDataObject).id, i.pairedItem]),
+				[
+					['<1@x>', '7', { item: 0 }],
+					['<3@x>', '7', { item: 2 }],
+				],
+			);
+			assert.deepEqual(linked[1].binary, mails[2].binary);
+			assert.equal(failed.length, 1);
+			assert.deepEqual(failed[0].json.error, {
+				code: 'STATE_WRITE_FAILED',
+				message: 'Cannot remember <2@x>',
+				messageId: '<2@x>',
+			});
+			assert.equal(failed[0].json.messageId, '<2@x>');
+			assert.equal(failed[0].json.parent, undefined);
+			assert.deepEqual(failed[0].binary, mails[1].binary);
+			assert.deepEqual(failed[0].pairedItem, { item: 1 });
+			assert.ok(failed[0].error instanceof NodeOperationError);
+		});
+
+		it('without Continue On Fail fails the execution with "Error code: …"', async () => {
+			await assert.rejects(execute(false), (e: Error) => {
+				assert.ok(e instanceof NodeOperationError);
+				assert.equal(e.message, 'Cannot remember <2@x>');
+				assert.equal(e.description, 'Error code: STATE_WRITE_FAILED');
+				assert.equal(e.context.itemIndex, 1);
+				return true;
+			});
+		});
 	});
 
 	it('never links through Our Addresses, also when written with a display name', async () => {
