@@ -45,6 +45,8 @@ export function toNodeError(
 	// n8n swaps a message containing an OS error code (EISDIR, EACCES…) for a generic sentence
 	// that names no file: keep ours, which names the file and the code.
 	nodeError.message = message;
+	// The typed error stays reachable, so an item failed by a wrapped error still gets its code.
+	if (isCrmEmailError(error)) Object.defineProperty(nodeError, 'cause', { value: error });
 	return nodeError;
 }
 
@@ -52,6 +54,7 @@ export function toNodeError(
 export function errorJson(error: unknown): IDataObject {
 	if (isCrmEmailError(error))
 		return { code: error.code, message: error.message, ...error.details } as IDataObject;
+	if (error instanceof NodeError && isCrmEmailError(error.cause)) return errorJson(error.cause);
 	if (error instanceof NodeError)
 		return { code: 'NODE_ERROR', message: error.message, description: error.description ?? null };
 	return { code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) };
