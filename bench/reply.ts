@@ -16,34 +16,7 @@ import { createRequire } from 'node:module';
 import EmailReplyParser from 'email-reply-parser';
 
 import { extractReply, htmlToLines } from '../nodes/shared/reply';
-
-interface Case {
-	name: string;
-	text: string | null;
-	html: string | null;
-	expected: string;
-}
-
-/** Our set: "### name | lang | text|html", the body, "~~~", the expected reply text. */
-export function ownCases(file: string): Case[] {
-	const out: Case[] = [];
-	for (const block of readFileSync(file, 'utf8').split(/^### /m).slice(1)) {
-		const nl = block.indexOf('\n');
-		const [name, , kind] = block
-			.slice(0, nl)
-			.split('|')
-			.map((s) => s.trim());
-		const [body, expected] = block.slice(nl + 1).split(/^~~~$/m);
-		if (expected === undefined) throw new Error(`case ${name} has no expected text`);
-		out.push({
-			name,
-			text: kind === 'html' ? null : body,
-			html: kind === 'html' ? body : null,
-			expected: expected.trim(),
-		});
-	}
-	return out;
-}
+import { ownCases, type Case } from './replyCases';
 
 /** A Ruby double-quoted string literal's value (the escapes the test file uses). */
 function rubyString(lit: string): string {
@@ -204,10 +177,7 @@ function main(): void {
 			"GitHub's email_reply_parser fixtures (expected texts from its test file)",
 			githubCases(dir),
 		);
-	report(
-		'Our multilingual set (bench/fixtures/reply/cases.txt)',
-		ownCases(join(__dirname, 'fixtures/reply/cases.txt')),
-	);
+	report('Our multilingual set (bench/fixtures/reply/cases.txt)', ownCases());
 	console.log('\nGoal: ≥ 95 % exact on each set, ≤ 1 ms median per mail.');
 }
 
