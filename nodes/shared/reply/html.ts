@@ -29,9 +29,11 @@ const SIGNATURE_MARKERS = ['gmail_signature', 'moz-signature', 'id="signature"']
 /** Where the tag carrying `token` starts, for its first occurrence inside a tag; -1 if none. */
 function tagWith(lower: string, token: string): number {
 	for (let at = lower.indexOf(token); at !== -1; at = lower.indexOf(token, at + 1)) {
+		// A tag is short: look back a bounded way, so many stray tokens cost linear time.
 		const from = Math.max(0, at - 2000);
-		const open = lower.lastIndexOf('<', at);
-		if (open < from) continue;
+		const back = lower.slice(from, at).lastIndexOf('<');
+		if (back === -1) continue;
+		const open = from + back;
 		const close = lower.indexOf('>', open);
 		if (close === -1 || close > at) return open;
 	}
@@ -93,6 +95,8 @@ const BLOCK = new Set([
 	'tr',
 	'ul',
 ]);
+/** Deeper quotes get no more `>`: nested hostile blockquotes must not grow each line. */
+const MAX_QUOTE_DEPTH = 10;
 /** Elements whose content is no text. */
 const SKIP = ['script', 'style', 'head', 'title'];
 
@@ -118,7 +122,7 @@ export function htmlToLines(html: string): string {
 			let text = decodeEntities(chunk.replace(/\s+/g, ' '));
 			if (lineStart) text = text.replace(/^ +/, '');
 			if (text) {
-				out += (lineStart ? '> '.repeat(depth) : '') + text;
+				out += (lineStart ? '> '.repeat(Math.min(depth, MAX_QUOTE_DEPTH)) : '') + text;
 				lineStart = false;
 			}
 		}

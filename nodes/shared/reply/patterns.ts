@@ -27,8 +27,7 @@ const REPLY_HEADERS: Array<{ hint: RegExp; pattern: RegExp }> = [
 	// Russian Gmail names no verb: "пн, 4 мар. 2024 г. в 10:15, Иван <i@x>:".
 	{
 		hint: /@/,
-		pattern:
-			/^(пн|вт|ср|чт|пт|сб|вс)[.,]?\s.{0,300}\d.{0,300}<[^<>\s]{1,200}@[^<>\s]{1,200}>\s?:$/i,
+		pattern: /^(пн|вт|ср|чт|пт|сб|вс)[.,]?\s.{0,400}<[^<>\s]{1,200}@[^<>\s]{1,200}>\s?:$/i,
 	},
 	// Slovenian: "Dne 4. 3. 2024 ob 10:15 je Janez napisal:", Gmail "V pon., 4. mar. 2024 ob 10:15
 	// je Janez <j@x> napisal(a):".
@@ -42,8 +41,15 @@ const REPLY_HEADERS: Array<{ hint: RegExp; pattern: RegExp }> = [
 /** Whether a line starts a reply header by its first word, so that wrapped lines are joined. */
 const HEADER_FIRST_WORD = /^(on|le|am|el|dne|v|пн|вт|ср|чт|пт|сб|вс)[\s.,]/i;
 
+const EMPHASIS = /[*_\s]/;
+
+/** The line without `*` / `_` emphasis and spaces around it (a loop: a trailing regex would backtrack). */
 function unemphasised(line: string): string {
-	return line.replace(/^[*_\s]+|[*_\s]+$/g, '');
+	let a = 0;
+	let b = line.length;
+	while (a < b && EMPHASIS.test(line[a])) a++;
+	while (b > a && EMPHASIS.test(line[b - 1])) b--;
+	return line.slice(a, b);
 }
 
 export function isReplyHeader(line: string): boolean {

@@ -175,10 +175,10 @@ export function extractFromText(body: string): Reply {
 		return whole();
 	}
 
-	// From the bottom: trailing quotes, a trailing header, the signature.
-	for (;;) {
-		const textFrom = nextNonBlank(lines, start, end);
-		if (textFrom === -1) break;
+	// From the bottom: trailing quotes, a trailing header, the signature. Only `end` moves, so the
+	// first line of text is found once.
+	const textFrom = nextNonBlank(lines, start, end);
+	while (textFrom !== -1 && textFrom < end) {
 		while (blank(lines[end - 1])) end--;
 		const last = lines[end - 1];
 		if (isQuoted(last)) {
@@ -188,7 +188,7 @@ export function extractFromText(body: string): Reply {
 			while (above > start && blank(lines[above - 1])) above--;
 			const header = headerEndingAt(lines, start, above);
 			if (header !== -1) q = header;
-			if (nextNonBlank(lines, start, q) === -1) break;
+			if (textFrom >= q) break;
 			end = q;
 			quoted = true;
 			if (method === 'none') method = 'quote-block';
@@ -203,7 +203,7 @@ export function extractFromText(body: string): Reply {
 		}
 		if (signature === null) {
 			const s = signatureStart(lines, end, textFrom);
-			if (s !== -1 && nextNonBlank(lines, start, s) !== -1) {
+			if (s !== -1 && textFrom < s) {
 				signature = joined(lines, s, end);
 				end = s;
 				if (method === 'none') method = 'signature';

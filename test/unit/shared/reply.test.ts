@@ -227,11 +227,25 @@ describe('reply extraction: properties', () => {
 			fill('-- \n'),
 			fill('Sent from my a b c d e f g\n'),
 			fill('Le a écrit : Le '),
+			fill(`On *${' '.repeat(900)}x\n`),
+			fill(`пн, ${'1<a'.repeat(300)}\n`),
+			fill(`V ${' je'.repeat(300)} pisal\n`),
+			fill('\n').concat(fill('On Mon, 4 Mar 2024, Ann <a@x.example> wrote:\n')),
 		];
 		for (const body of bodies) {
 			const r = extractFromText(body);
 			assert.ok(r.text.length > 0);
 			extractReply({ html: body.replace(/\n/g, '<br>'), text: body });
+		}
+		for (const html of [
+			fill('gmail_quote '),
+			fill('<blockquote>x'),
+			fill('<div class="x" '),
+			fill('<script>'),
+			fill('&amp;&#1;'),
+		]) {
+			const r = extractReply({ html });
+			assert.ok(r.text.length < 3 * size, 'the text does not grow with the nesting');
 		}
 	});
 });
