@@ -35,7 +35,7 @@ const LOGO = Buffer.from(
 	'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
 	'base64',
 );
-const PDF = Buffer.from('%PDF-1.4\n% the customer\'s invoice\n%%EOF\n');
+const PDF = Buffer.from("%PDF-1.4\n% the customer's invoice\n%%EOF\n");
 
 /** Gmail's form: multipart/mixed of (multipart/related of HTML + logo) and a PDF attachment. */
 function replyWithAttachments(): string {
@@ -110,9 +110,7 @@ describe('attachments on the case: trigger → filter → linker → router', ()
 						{
 							name: 'Lists',
 							conditions: {
-								condition: [
-									{ field: 'header', header: 'list-id', operator: 'regex', value: '.' },
-								],
+								condition: [{ field: 'header', header: 'list-id', operator: 'regex', value: '.' }],
 							},
 							action: 'skip',
 						},
