@@ -13,6 +13,7 @@
  * one case.
  */
 import { addressOf, automatedReason, str, type MailItemView } from '../../shared/mailItem';
+import { extractReply } from '../../shared/reply';
 import { execRegex } from '../../shared/safeRegex';
 import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
@@ -61,7 +62,25 @@ export type Route = 'newCase' | 'followUp' | 'ignored';
 export interface Routed {
 	route: Route;
 	reason: string;
-	case: (CaseRecord & { isNew: boolean; description?: string }) | null;
+	/**
+	 * The case, with what the mail adds to it (not kept in the ledger): a new case's
+	 * `description`, a follow-up's `text` — the sender's reply without quote and signature.
+	 */
+	case: (CaseRecord & { isNew: boolean; description?: string; text?: string }) | null;
+}
+
+/**
+ * What the sender wrote: the trigger's `reply.text`, or for an item from elsewhere (no `reply`),
+ * the reply extracted from its text and HTML; the body itself when nothing was extracted.
+ */
+export function replyText(mail: RoutableMail): string {
+	const reply =
+		mail.reply && typeof mail.reply === 'object' ? (mail.reply as { text?: unknown }) : null;
+	const given = reply ? str(reply.text) : '';
+	if (given.trim()) return given;
+	const text = str(mail.text);
+	const html = str(mail.html);
+	return text || html ? extractReply({ text, html }).text : '';
 }
 
 const NOT_A_PERSON = /^(mailer-daemon|postmaster)@/i;
@@ -255,7 +274,11 @@ export async function routeMail(
 			record = { ...record, updatedAt: c.now };
 			await store.putCase(record);
 			await linkIfNew(store, messageId, record.number);
-			return { route: 'followUp', reason, case: { ...record, isNew: false } };
+			return {
+				route: 'followUp',
+				reason,
+				case: { ...record, isNew: false, text: replyText(mail) },
+			};
 		}
 	}
 	if (unknownTag !== null && c.unknownTag === 'ignore')
@@ -278,7 +301,7 @@ export async function routeMail(
 	return {
 		route: 'newCase',
 		reason: why,
-		case: { ...record, isNew: true, description: str(mail.text) },
+		case: { ...record, isNew: true, description: replyText(mail) },
 	};
 }
 

@@ -12,7 +12,7 @@ const ENTITIES: Record<string, string> = {
 	nbsp: ' ',
 };
 
-function decodeEntities(text: string): string {
+export function decodeEntities(text: string): string {
 	return text.replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,8});/gi, (whole, code: string) => {
 		if (code[0] === '#') {
 			const n =

@@ -5,6 +5,7 @@
  */
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 
+import { extractReply, type Reply } from '../../shared/reply';
 import { messageIdsIn, normalizeMessageId } from '../../shared/threadId';
 import { parseMailDate } from './mailDate';
 
@@ -20,6 +21,7 @@ export interface AttachmentInfo {
 	contentType: string;
 	size: number;
 	contentId: string | null;
+	/** Shown in the body rather than attached: a Content-ID part not marked as an attachment. */
 	inline: boolean;
 	/** Name of the n8n binary property holding it, or null when not attached as binary. */
 	binaryProperty: string | null;
@@ -52,6 +54,8 @@ export interface MailItem {
 	flags: string[];
 	text: string | null;
 	html: string | null;
+	/** What the sender wrote: the body without the quoted mail and the signature. */
+	reply: Reply;
 	headers: Record<string, string>;
 	attachments: AttachmentInfo[];
 	/** The mail was larger than the size limit: headers only, no body. */
@@ -239,7 +243,7 @@ export function structureAttachments(root: StructurePart): AttachmentInfo[] {
 			contentType: type || 'application/octet-stream',
 			size: (part.encoding ?? '').toLowerCase() === 'base64' ? Math.floor((size * 3) / 4) : size,
 			contentId: part.id ?? null,
-			inline: disposition === 'inline',
+			inline: isInline(disposition, part.id),
 			binaryProperty: null,
 			skipped: 'mail-too-large',
 		});
@@ -247,6 +251,19 @@ export function structureAttachments(root: StructurePart): AttachmentInfo[] {
 	walk(root, 0);
 	return out;
 }
+
+/**
+ * An image the HTML shows by its Content-ID (multipart/related parts usually have no
+ * Content-Disposition), or a part marked inline. A part marked as an attachment is one, even with
+ * a Content-ID (Outlook gives every part one).
+ */
+function isInline(disposition: string | undefined, contentId: string | null | undefined): boolean {
+	const d = (disposition ?? '').toLowerCase();
+	return d === 'inline' || (Boolean(contentId) && d !== 'attachment');
+}
+
+/** The reply of a mail with no body (over the size limit, or unreadable). */
+const noReply = (): Reply => ({ text: '', quoted: false, signature: null, method: 'none' });
 
 function safeFilename(name: string | undefined, index: number): string {
 	const cleaned = (name ?? '').replace(/[\\/\0\r\n]/g, '_').trim();
@@ -282,7 +299,7 @@ export function toRecord(
 			contentType: a.contentType,
 			size,
 			contentId: a.cid ?? null,
-			inline: a.contentDisposition === 'inline',
+			inline: isInline(a.contentDisposition, a.cid),
 			binaryProperty,
 			skipped,
 		};
@@ -291,6 +308,8 @@ export function toRecord(
 	const from = addresses(parsed.from)[0] ?? null;
 	const { date, warnings } = mailDate(parsed);
 	const thread = threadIds(parsed);
+	const text = mail.headersOnly ? null : (parsed.text ?? null);
+	const html = mail.headersOnly ? null : typeof parsed.html === 'string' ? parsed.html : null;
 	return {
 		json: {
 			account: mail.account,
@@ -309,8 +328,9 @@ export function toRecord(
 			internalDate: isoDate(mail.internalDate),
 			size: mail.size,
 			flags: mail.flags,
-			text: mail.headersOnly ? null : (parsed.text ?? null),
-			html: mail.headersOnly ? null : typeof parsed.html === 'string' ? parsed.html : null,
+			text,
+			html,
+			reply: text || html ? extractReply({ text, html }) : noReply(),
 			headers: allHeaders(parsed),
 			attachments,
 			truncated: mail.headersOnly,
@@ -344,6 +364,7 @@ export function failedRecord(mail: FetchedMail, error: unknown): MailRecord {
 			flags: mail.flags,
 			text: null,
 			html: null,
+			reply: noReply(),
 			headers: {},
 			attachments: [],
 			truncated: mail.headersOnly,

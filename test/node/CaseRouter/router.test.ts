@@ -110,6 +110,56 @@ describe('Case Router node', () => {
 		);
 	});
 
+	it('puts the reply text on the case; the item keeps its body, attachments and binary', async () => {
+		const binary = {
+			attachment_0: { data: Buffer.from('%PDF').toString('base64'), mimeType: 'application/pdf' },
+		};
+		const body =
+			'Invoice attached.\n\nOn Mon, 4 Mar 2024, Support <support@example.com> wrote:\n> Send it?';
+		const f = fakeExecute({
+			description: node.description,
+			parameters: {
+				operation: 'route',
+				team: '',
+				assignment: 'none',
+				threadIds: 'ignore',
+				options: {},
+			},
+			inputs: [
+				[
+					{
+						json: {
+							messageId: '<r1@c>',
+							subject: 'Invoice',
+							from: { address: 'ann@c.example' },
+							text: body,
+							attachments: [{ filename: 'a.pdf', binaryProperty: 'attachment_0' }],
+						},
+						binary,
+					},
+					{
+						json: {
+							messageId: '<r2@c>',
+							inReplyTo: '<r1@c>',
+							from: { address: 'ann@c.example' },
+							text: 'And the receipt.\n\n> Invoice attached.',
+						},
+						binary,
+					},
+				],
+			],
+		});
+		const [created, followUps] = await node.execute.call(f.ctx);
+		assert.equal((created[0].json.case as IDataObject).description, 'Invoice attached.');
+		assert.equal(created[0].json.text, body);
+		assert.deepEqual(created[0].binary, binary);
+		assert.deepEqual(created[0].json.attachments, [
+			{ filename: 'a.pdf', binaryProperty: 'attachment_0' },
+		]);
+		assert.equal((followUps[0].json.case as IDataObject).text, 'And the receipt.');
+		assert.deepEqual(followUps[0].binary, binary);
+	});
+
 	it('least-busy with counts from a field (the CRM)', async () => {
 		const [created] = await run([{ subject: 'x', from: { address: 'a@c.example' } }], {
 			assignment: 'leastBusy',

@@ -495,3 +495,46 @@ describe('store', () => {
 		assert.equal(await store.caseForMessage('<4@c>'), 1);
 	});
 });
+
+describe('the reply text on the case', () => {
+	const quoted =
+		'The printer works again.\n\nOn Mon, 4 Mar 2024, Support <support@example.com> wrote:\n> Please restart it.';
+
+	it("a new case's description and a follow-up's text are the reply, without quote or signature", async () => {
+		const store = new ObjectCaseStore({});
+		const first = await routeMail(
+			mail({ messageId: '<q1@c>', text: 'It does not print.\n\n-- \nAnn Smith\nAcme' }),
+			store,
+			config(),
+		);
+		assert.equal(first.case?.description, 'It does not print.');
+		const reply = await routeMail(mail({ references: ['<q1@c>'], text: quoted }), store, config());
+		assert.equal(reply.route, 'followUp');
+		assert.equal(reply.case?.text, 'The printer works again.');
+		assert.equal(reply.case?.description, undefined);
+	});
+
+	it("takes the trigger's reply field; extracts it for items without one", async () => {
+		const store = new ObjectCaseStore({});
+		const given = await routeMail(
+			mail({ text: quoted, reply: { text: 'As the trigger read it', method: 'none' } }),
+			store,
+			config(),
+		);
+		assert.equal(given.case?.description, 'As the trigger read it');
+		const html = await routeMail(
+			mail({
+				text: undefined,
+				html: '<p>Works now.</p><div class="gmail_quote">On Mon, Support wrote:<blockquote>Restart?</blockquote></div>',
+			}),
+			store,
+			config(),
+		);
+		assert.equal(html.case?.description, 'Works now.');
+		for (const reply of [null, 'text', { text: '' }, { text: 5 }]) {
+			const r = await routeMail(mail({ text: quoted, reply }), store, config());
+			assert.equal(r.case?.description, 'The printer works again.', JSON.stringify(reply));
+		}
+		assert.equal((await routeMail(mail({ text: 7 }), store, config())).case?.description, '');
+	});
+});

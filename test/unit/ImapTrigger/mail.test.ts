@@ -111,6 +111,86 @@ describe('parseMail', () => {
 		);
 	});
 
+	it('gives every item the reply: the text without its quote and signature', async () => {
+		const reply = `From: Ann <ann@acme.example>
+To: support@example.com
+Subject: Re: Printer
+Message-ID: <r1@acme.example>
+Content-Type: text/plain; charset=utf-8
+
+It prints again, thanks.
+
+--
+Ann Smith
+
+Am 04.03.2024 um 10:15 schrieb Support <support@example.com>:
+> Bitte neu starten.
+`;
+		const { json } = await parseMail(fetched(reply), policy);
+		assert.deepEqual(json.reply, {
+			text: 'It prints again, thanks.',
+			quoted: true,
+			signature: '--\nAnn Smith',
+			method: 'header-line',
+		});
+		assert.match(json.text ?? '', /Bitte neu starten/, 'the body itself is kept');
+		// No body to read: an empty reply, never a missing field.
+		const empty = { text: '', quoted: false, signature: null, method: 'none' };
+		const head = MULTIPART.slice(0, MULTIPART.indexOf('\n\n') + 1);
+		const truncated = await parseMail(fetched(head, { headersOnly: true }), policy);
+		assert.deepEqual(truncated.json.reply, empty);
+		const failed = await parseMail(fetched(Buffer.from([0xff, 0xfe, 0, 1])), policy);
+		assert.deepEqual(failed.json.reply, empty);
+	});
+
+	it('marks a Content-ID image inline, also without Content-Disposition (multipart/related)', async () => {
+		const png = Buffer.from('89504e470d0a1a0a', 'hex').toString('base64');
+		const mail = `From: Ann <ann@acme.example>
+To: support@example.com
+Subject: Logo
+Content-Type: multipart/mixed; boundary="m"
+
+--m
+Content-Type: multipart/related; boundary="r"
+
+--r
+Content-Type: text/html; charset=utf-8
+
+<p>See <img src="cid:logo@acme"></p>
+--r
+Content-Type: image/png
+Content-ID: <logo@acme>
+Content-Transfer-Encoding: base64
+
+${png}
+--r--
+--m
+Content-Type: image/png; name="photo.png"
+Content-Disposition: attachment; filename="photo.png"
+Content-ID: <photo@acme>
+Content-Transfer-Encoding: base64
+
+${png}
+--m
+Content-Type: image/png; name="shown.png"
+Content-Disposition: inline; filename="shown.png"
+Content-Transfer-Encoding: base64
+
+${png}
+--m--
+`;
+		const { json, binaries } = await parseMail(fetched(mail), policy);
+		assert.deepEqual(
+			json.attachments.map((a) => [a.contentId, a.inline, a.binaryProperty]),
+			[
+				['logo@acme', true, 'attachment_0'],
+				['photo@acme', false, 'attachment_1'],
+				[null, true, 'attachment_2'],
+			],
+		);
+		assert.equal(binaries.length, 3);
+	});
+
 	it('attaches nothing when attachments are off', async () => {
 		const { json, binaries } = await parseMail(fetched(MULTIPART), {
 			include: false,
