@@ -8,7 +8,7 @@
 import { CrmEmailError } from '../../shared/errors';
 import { compileRegex, testRegex } from '../../shared/safeRegex';
 import { compileGlob, type GlobMatcher } from '../../shared/glob';
-import { htmlToText } from './html';
+import { htmlToText } from '../../shared/html';
 
 export const FIELDS = ['from', 'to', 'cc', 'replyTo', 'subject', 'body', 'header'] as const;
 export type Field = (typeof FIELDS)[number];

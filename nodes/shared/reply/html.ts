@@ -4,7 +4,7 @@
  * Thunderbird `blockquote type=cite`, Yahoo `yahoo_quoted`), and that HTML as text lines.
  * indexOf scans only, over at most MAX_HTML_SCAN characters: linear on any input.
  */
-import { decodeEntities } from '../../EmailFilter/core/html';
+import { decodeEntities } from '../html';
 
 /** Most HTML characters searched for a quote container; the reply is near the top. */
 export const MAX_HTML_SCAN = 200_000;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { globMatch } from '../../../nodes/shared/glob';
-import { htmlToText } from '../../../nodes/EmailFilter/core/html';
+import { htmlToText } from '../../../nodes/shared/html';
 import {
 	compileRules,
 	evaluate,
