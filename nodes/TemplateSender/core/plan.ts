@@ -11,7 +11,7 @@ import { CrmEmailError } from '../../shared/errors';
 import type { MailItemView } from '../../shared/mailItem';
 import { generateMessageId } from '../../shared/threadId';
 import { senderOf, type SmtpCredentials } from '../../shared/transport/smtp';
-import { compose, replyRecipient } from './compose';
+import { compose, replyRecipient, type SendMode } from './compose';
 import { incoming, templateContext } from './context';
 import { loopGuard } from './loopGuard';
 import { optOutUrl } from './optOut';
@@ -31,7 +31,8 @@ import {
 	type UnknownPlaceholders,
 } from './template';
 
-export type Operation = 'send' | 'reply' | 'autoReply';
+/** The node's Operation parameter. */
+export type Operation = SendMode;
 
 /** Options of the panel. Those that do not apply to the operation are ignored, as n8n hides them. */
 export interface SenderOptions {
