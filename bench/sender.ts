@@ -33,7 +33,7 @@ function mails(n: number): IDataObject[] {
 }
 
 const parameters = {
-	mode: 'autoReply',
+	operation: 'autoReply',
 	from: '',
 	subject: 'We received your request',
 	bodyHtml: '<p>Dear {Person.firstName},</p><p>case {Case.number} for {Account.name} is open.</p>',

@@ -99,16 +99,6 @@ export class CrmEmailImapTrigger implements INodeType {
 							'Whether to attach attachment contents as binary properties attachment_0, attachment_1, …',
 					},
 					{
-						displayName: 'How New Mail Is Noticed',
-						name: 'mode',
-						type: 'options',
-						default: 'idle',
-						options: [
-							{ name: 'IMAP IDLE (Push) With Polling as Fallback', value: 'idle' },
-							{ name: 'Polling Only', value: 'poll' },
-						],
-					},
-					{
 						displayName: 'Max Attachment Size (MB)',
 						name: 'maxAttachmentMb',
 						type: 'number',
@@ -124,6 +114,16 @@ export class CrmEmailImapTrigger implements INodeType {
 						default: 10,
 						description:
 							'A larger mail is emitted with its headers only, `truncated: true` and its attachments listed (at most 50)',
+					},
+					{
+						displayName: 'New Mail Detection',
+						name: 'newMailDetection',
+						type: 'options',
+						default: 'idle',
+						options: [
+							{ name: 'IMAP IDLE (Push) With Polling as Fallback', value: 'idle' },
+							{ name: 'Polling Only', value: 'poll' },
+						],
 					},
 					{
 						displayName: 'Poll Interval (Seconds)',

@@ -20,7 +20,8 @@ export class CrmEmailTemplateSender implements INodeType {
 		icon: { light: 'file:../../icons/send.svg', dark: 'file:../../icons/send.dark.svg' },
 		group: ['output'],
 		version: 1,
-		subtitle: '={{ {send: "Send", reply: "Reply", autoReply: "Auto-Reply"}[$parameter["mode"]] }}',
+		subtitle:
+			'={{ {send: "Send", reply: "Reply", autoReply: "Auto-Reply"}[$parameter["operation"]] }}',
 		description:
 			'Sends templated mail (Handlebars and EspoCRM placeholders): new mail, threaded replies, auto-replies with a loop guard',
 		defaults: { name: 'CRM Email Template Sender' },
@@ -40,8 +41,8 @@ export class CrmEmailTemplateSender implements INodeType {
 		],
 		properties: [
 			{
-				displayName: 'Mode',
-				name: 'mode',
+				displayName: 'Operation',
+				name: 'operation',
 				type: 'options',
 				noDataExpression: true,
 				default: 'autoReply',
@@ -77,7 +78,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				type: 'string',
 				default: '',
 				placeholder: 'customer@example.org',
-				displayOptions: { show: { mode: ['send'] } },
+				displayOptions: { show: { operation: ['send'] } },
 				description:
 					'Comma-separated addresses. An item with one that is not a clean address is not sent (Not Sent, INVALID_RECIPIENT).',
 			},
@@ -86,14 +87,15 @@ export class CrmEmailTemplateSender implements INodeType {
 				name: 'cc',
 				type: 'string',
 				default: '',
-				displayOptions: { show: { mode: ['send'] } },
+				description:
+					'Comma-separated addresses, added to every operation (in replies, besides the person answered)',
 			},
 			{
 				displayName: 'Bcc',
 				name: 'bcc',
 				type: 'string',
 				default: '',
-				displayOptions: { show: { mode: ['send'] } },
+				description: 'Comma-separated addresses; in the envelope only, never in the headers',
 			},
 			{
 				displayName: 'Subject',
@@ -102,7 +104,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				default: '',
 				placeholder: 'We received your request',
 				description:
-					'Template (fixed mode; an expression\'s result is sent as text, never as a template). In reply modes, empty means the original subject; "Re: " is added once and the case tag [#N] kept or added.',
+					'Template (fixed mode; an expression\'s result is sent as text, never as a template). For Reply and Auto-Reply, empty means the original subject; "Re: " is added once and the case tag [#N] kept or added.',
 			},
 			{
 				displayName: 'HTML Body',
@@ -148,15 +150,10 @@ export class CrmEmailTemplateSender implements INodeType {
 						description: 'Comma-separated binary property names to attach',
 					},
 					{
-						displayName: 'Bcc (Reply Modes)',
-						name: 'bcc',
-						type: 'string',
-						default: '',
-					},
-					{
 						displayName: 'Bulk Mail',
 						name: 'bulk',
 						type: 'boolean',
+						displayOptions: { show: { '/operation': ['send'] } },
 						default: false,
 						description:
 							'Whether this is mass mail: adds Precedence: bulk, List-Unsubscribe and one-click unsubscribe (needs Opt-Out Base URL)',
@@ -168,11 +165,11 @@ export class CrmEmailTemplateSender implements INodeType {
 						default: '[#{number}]',
 						description: 'Put in the subject when the item has case.number; {number} is replaced',
 					},
-					{ displayName: 'Cc (Reply Modes)', name: 'cc', type: 'string', default: '' },
 					{
 						displayName: 'One-Off Key',
 						name: 'oneOffKey',
 						type: 'string',
+						displayOptions: { show: { oneOff: [true] } },
 						default: '',
 						description: 'Names the one-off template (default: a hash of the template)',
 					},
@@ -188,6 +185,7 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Opt-Out Base URL',
 						name: 'optOutBaseUrl',
 						type: 'string',
+						displayOptions: { show: { '/operation': ['send'] } },
 						default: '',
 						placeholder: 'https://crm.example.com/unsubscribe',
 						description:
@@ -201,13 +199,17 @@ export class CrmEmailTemplateSender implements INodeType {
 						description:
 							'Addresses that unsubscribed (comma-separated, or an array from an expression): not mailed, sent to Not Sent',
 					},
-					ownAddressesOption(
-						"Auto-replies never go to these (the credential's addresses are always included)",
-					),
+					{
+						...ownAddressesOption(
+							"Auto-replies never go to these (the credential's addresses are always included)",
+						),
+						displayOptions: { show: { '/operation': ['autoReply'] } },
+					},
 					{
 						displayName: 'Quote Original',
 						name: 'quoteOriginal',
 						type: 'boolean',
+						displayOptions: { show: { '/operation': ['reply', 'autoReply'] } },
 						default: false,
 						description: 'Whether replies quote the incoming mail',
 					},
@@ -215,6 +217,7 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Rate Limit per Sender',
 						name: 'rateLimit',
 						type: 'number',
+						displayOptions: { show: { '/operation': ['autoReply'] } },
 						default: 5,
 						description:
 							'Auto-replies at most this many times per address within the window (0: no limit)',
@@ -223,14 +226,17 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Rate Window (Hours)',
 						name: 'rateWindowHours',
 						type: 'number',
+						displayOptions: { show: { '/operation': ['autoReply'] } },
 						default: 2,
 					},
 					{
 						displayName: 'Reply To Instead',
 						name: 'toOverride',
 						type: 'string',
+						displayOptions: { show: { '/operation': ['reply', 'autoReply'] } },
 						default: '',
-						description: 'In reply modes: send to these addresses instead of Reply-To/From',
+						description:
+							'Send to these addresses instead of the Reply-To or From of the mail answered',
 					},
 					{
 						displayName: 'Retries',
@@ -251,6 +257,7 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Sent Folder',
 						name: 'sentFolder',
 						type: 'string',
+						displayOptions: { show: { '/appendToSent': [true] } },
 						default: 'Sent',
 					},
 					{
@@ -271,6 +278,7 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Signature on Auto-Replies',
 						name: 'signatureOnAutoReply',
 						type: 'boolean',
+						displayOptions: { show: { '/operation': ['autoReply'] } },
 						default: false,
 						description: 'Whether auto-replies carry the signature too',
 					},
@@ -278,6 +286,7 @@ export class CrmEmailTemplateSender implements INodeType {
 						displayName: 'Signature Placement',
 						name: 'signaturePlacement',
 						type: 'options',
+						displayOptions: { show: { '/operation': ['reply', 'autoReply'] } },
 						default: 'below',
 						options: [
 							{ name: 'Below Everything', value: 'below' },

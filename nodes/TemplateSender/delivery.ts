@@ -8,7 +8,6 @@ import type { ImapFlow } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 
-import type { Mailbox } from '../shared/addresses';
 import { CrmEmailError } from '../shared/errors';
 import {
 	closeImapSession,
@@ -22,21 +21,9 @@ import {
 	isTemporary,
 	type SmtpCredentials,
 } from '../shared/transport/smtp';
+import type { MailToSend } from './core/plan';
 
-export interface OutgoingMail {
-	/** Parsed mailboxes, the same the envelope is made of: nodemailer quotes the names. */
-	from: Mailbox;
-	to: Mailbox[];
-	cc: Mailbox[];
-	bcc: Mailbox[];
-	subject: string;
-	html: string;
-	text: string;
-	messageId: string;
-	inReplyTo: string | null;
-	references: string[];
-	headers: Record<string, string>;
-	listUnsubscribe: { url: string; oneClick: boolean } | null;
+export interface OutgoingMail extends MailToSend {
 	attachments: Array<{ filename: string; contentType: string; content: Buffer }>;
 }
 

@@ -1,87 +1,33 @@
 /**
- * n8n glue of the Template Sender: per item, decide (loop guard, rate limit, opt-out, one-off),
- * render, compose, deliver over one pooled SMTP connection, and split into Sent / Not Sent / Failed.
+ * n8n glue of the Template Sender: reads the parameters, asks the core for each item's plan
+ * (core/plan.ts), keeps the state, delivers over one pooled SMTP connection, and splits into
+ * Sent / Not Sent / Failed.
  */
-import { createHash } from 'node:crypto';
+import { type IDataObject, type IExecuteFunctions, type INodeExecutionData } from 'n8n-workflow';
 
-import {
-	NodeOperationError,
-	type IDataObject,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-} from 'n8n-workflow';
-
+import { CrmEmailError } from '../shared/errors';
+import { errorJson, failedItem, toNodeError } from '../shared/itemErrors';
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { nodeThreadKey } from '../shared/signingMethods';
-import { CrmEmailError, isCrmEmailError } from '../shared/errors';
-import { generateMessageId } from '../shared/threadId';
 import { toImapCredentials } from '../shared/transport/imap';
-import { ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
-import { senderOf, toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
-import { compose, replyRecipient, type SendMode } from './core/compose';
-import { incoming, templateContext } from './core/context';
-import { loopGuard } from './core/loopGuard';
-import { optOutUrl } from './core/optOut';
+import { toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
 import {
-	forgetReply,
-	pruneState,
-	recentReplies,
-	recordReply,
-	sendKey,
-	senderState,
-	type RateLimit,
-} from './core/state';
-import {
-	compileTemplate,
-	escapeHtml,
-	literalTemplate,
-	type CompiledTemplate,
-	type UnknownPlaceholders,
-} from './core/template';
+	plan,
+	release,
+	reserve,
+	type Operation,
+	type SenderOptions,
+	type SenderParameters,
+	type TemplateSource,
+	type Templates,
+} from './core/plan';
+import { pruneState, senderState, type RateLimit } from './core/state';
 import { buildRaw, Delivery, type OutgoingMail } from './delivery';
 
 /** Mails queued on the SMTP connection at once. */
 const IN_FLIGHT = 16;
 /** Mails reserved by one state save (one fsync): fewer saves, and none of them sent if it fails. */
 const RESERVE = 64;
-
-interface SenderOptions {
-	toOverride?: string;
-	cc?: string;
-	bcc?: string;
-	attachments?: string;
-	quoteOriginal?: boolean;
-	caseTag?: string;
-	signatureHtml?: string;
-	signatureText?: string;
-	signaturePlacement?: 'below' | 'aboveQuote';
-	signatureOnAutoReply?: boolean;
-	unknownPlaceholders?: UnknownPlaceholders;
-	userName?: string;
-	optOutBaseUrl?: string;
-	bulk?: boolean;
-	optOutList?: string | string[];
-	oneOff?: boolean;
-	oneOffKey?: string;
-	rateLimit?: number;
-	rateWindowHours?: number;
-	ownAddresses?: string;
-	sentFolder?: string;
-	retries?: number;
-	retryDelayMs?: number;
-}
-
-interface Templates {
-	subject: CompiledTemplate;
-	html: CompiledTemplate | null;
-	text: CompiledTemplate | null;
-}
-
-interface TemplateSource {
-	text: string;
-	/** Set by an n8n expression: its result is data, sent as it is, never compiled. */
-	literal: boolean;
-}
 
 /**
  * A template parameter. In fixed mode it is the admin's template. As an n8n expression
@@ -97,36 +43,45 @@ function templateSource(ctx: IExecuteFunctions, name: string, i: number): Templa
 	};
 }
 
-function compileOne(
-	source: TemplateSource,
-	o: { where: string; html: boolean; unknown: UnknownPlaceholders },
-): CompiledTemplate {
-	return source.literal ? literalTemplate(source.text) : compileTemplate(source.text, o);
-}
-
-function compileAll(
-	subject: TemplateSource,
-	html: TemplateSource,
-	text: TemplateSource,
-	unknown: UnknownPlaceholders,
-): Templates {
-	return {
-		subject: compileOne(subject, { where: 'Subject', html: false, unknown }),
-		html: html.text ? compileOne(html, { where: 'HTML Body', html: true, unknown }) : null,
-		text: text.text ? compileOne(text, { where: 'Text Body', html: false, unknown }) : null,
-	};
-}
-
-function errorJson(error: unknown): IDataObject {
-	if (isCrmEmailError(error))
-		return { code: error.code, message: error.message, ...error.details } as IDataObject;
-	return { message: error instanceof Error ? error.message : String(error) };
-}
-
 export async function executeSender(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	return await withNodeState(
 		this,
 		async (staticData, nodeState) => await run.call(this, staticData, nodeState),
+	);
+}
+
+/** How many failed mails the execution's error lists by name. */
+const LISTED = 5;
+
+interface Undelivered {
+	index: number;
+	to: string[];
+	error: unknown;
+}
+
+/**
+ * Mails the server did not take while Continue On Fail is off: the execution fails, naming them,
+ * after every other mail was tried.
+ */
+function deliveryFailed(ctx: IExecuteFunctions, undelivered: Undelivered[], total: number) {
+	const list = undelivered
+		.slice(0, LISTED)
+		.map(({ index, to, error }) => {
+			const code = error instanceof CrmEmailError ? `; Error code: ${error.code}` : '';
+			const message = error instanceof Error ? error.message : String(error);
+			return `item ${index} to ${to.join(', ')} (${message}${code})`;
+		})
+		.join('; ');
+	const more = undelivered.length > LISTED ? `; and ${undelivered.length - LISTED} more` : '';
+	return toNodeError(
+		ctx,
+		new CrmEmailError(
+			'DELIVERY_FAILED',
+			`${undelivered.length} of ${total} mails could not be sent: ${list}${more}`,
+			{ failed: undelivered.length },
+		),
+		undelivered[0].index,
+		'The other mails were sent, and a retry of this execution does not send them again. Switch on Continue On Fail (Settings) to get failed mails on the Failed output instead',
 	);
 }
 
@@ -139,23 +94,26 @@ async function run(
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
 	const failed: INodeExecutionData[] = [];
+	const undelivered: Undelivered[] = [];
+	const continueOnFail = this.continueOnFail();
 	const creds: SmtpCredentials = toSmtpCredentials(await this.getCredentials('crmSmtpApi'));
 	const key = await nodeThreadKey(this);
-	const mode = this.getNodeParameter('mode', 0) as SendMode;
+	const operation = this.getNodeParameter('operation', 0) as Operation;
 	const first = this.getNodeParameter('options', 0, {}) as SenderOptions;
 	const limit: RateLimit = {
 		max: Math.max(0, Number(first.rateLimit ?? 5)),
 		windowMs: Math.max(0, Number(first.rateWindowHours ?? 2)) * 3_600_000,
 	};
 	const state = senderState(staticData);
-	const imapCreds = this.getNodeParameter('appendToSent', 0, false)
+	const appendToSent = this.getNodeParameter('appendToSent', 0, false) === true;
+	const imapCreds = appendToSent
 		? toImapCredentials(await this.getCredentials('crmImapApi'))
 		: null;
 	const delivery = new Delivery(creds, {
 		retries: Math.max(0, Number(first.retries ?? 3)),
 		retryDelayMs: Math.max(0, Number(first.retryDelayMs ?? 1000)),
 	});
-	const compiled = new Map<string, Templates>();
+	const templates = new Map<string, Templates>();
 	const inFlight = new Set<Promise<void>>();
 	/** Built mails whose marks are not saved yet; `release` takes the marks back. */
 	const ready: Array<{ job: () => Promise<void>; release: () => void }> = [];
@@ -178,205 +136,39 @@ async function run(
 		while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
 	};
 
-	const fail = (i: number, error: unknown) => {
-		const json = { ...items[i].json, error: errorJson(error) };
-		failed.push({ json, binary: items[i].binary, pairedItem: { item: i } });
-	};
+	const parameters = (i: number): SenderParameters => ({
+		operation,
+		from: this.getNodeParameter('from', i, '') as string,
+		to: operation === 'send' ? this.getNodeParameter('to', i, '') : '',
+		cc: this.getNodeParameter('cc', i, ''),
+		bcc: this.getNodeParameter('bcc', i, ''),
+		subject: templateSource(this, 'subject', i),
+		bodyHtml: templateSource(this, 'bodyHtml', i),
+		bodyText: templateSource(this, 'bodyText', i),
+		options: this.getNodeParameter('options', i, {}) as SenderOptions,
+	});
 
 	try {
 		for (let i = 0; i < items.length; i++) {
 			if (ready.length >= RESERVE) await launch();
 			const item = items[i];
 			const json = item.json;
-			const pairedItem = { item: i };
-			const skip = (code: string, reason: string) =>
-				notSent.push({
-					json: { ...json, notSent: { code, reason } },
-					binary: item.binary,
-					pairedItem,
-				});
 			try {
-				const o = this.getNodeParameter('options', i, {}) as SenderOptions;
-				const mail = incoming(json);
-				const own = ownAddressSet(
-					o.ownAddresses ?? '',
-					creds.defaultFrom,
-					creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
-				);
-				own.add(creds.user.toLowerCase());
-
-				// Recipients: parsed once; the header and the envelope get these same mailboxes.
-				const invalid: string[] = [];
-				const recipients = (value: unknown, where: string): Mailbox[] => {
-					const parsed = parseAddresses(value);
-					for (const bad of parsed.invalid) invalid.push(`${where}: ${JSON.stringify(bad)}`);
-					return parsed.mailboxes;
-				};
-				const replyTo = replyRecipient(mail);
-				const to =
-					mode === 'send'
-						? recipients(this.getNodeParameter('to', i, ''), 'To')
-						: o.toOverride
-							? recipients(o.toOverride, 'Reply To Instead')
-							: replyTo
-								? recipients(
-										replyTo,
-										mail.replyTo.length ? "the mail's Reply-To" : "the mail's From",
-									)
-								: [];
-				const cc =
-					mode === 'send'
-						? recipients(this.getNodeParameter('cc', i, ''), 'Cc')
-						: recipients(o.cc ?? '', 'Cc (Reply Modes)');
-				const bcc =
-					mode === 'send'
-						? recipients(this.getNodeParameter('bcc', i, ''), 'Bcc')
-						: recipients(o.bcc ?? '', 'Bcc (Reply Modes)');
-				if (invalid.length) {
-					// Never sent to part of the list, nor elsewhere: the whole item stays unsent.
-					skip('INVALID_RECIPIENT', `not one clean address each: ${invalid.join('; ')}`);
-					continue;
-				}
-				if (to.length === 0) {
-					skip(
-						'NO_RECIPIENT',
-						mode === 'send' ? 'To is empty' : 'the mail has neither Reply-To nor From',
-					);
-					continue;
-				}
-				const primary = to[0].address.toLowerCase();
-
-				if (mode === 'autoReply') {
-					const verdict = loopGuard({
-						from: mail.from?.address ?? null,
-						replyTo: mail.replyTo.map((a) => a.address),
-						headers: json.headers,
-						own,
+				const p = parameters(i);
+				const decision = plan(i, json, p, { creds, key, state, limit, now, templates });
+				if ('skip' in decision) {
+					notSent.push({
+						json: { ...json, notSent: decision.skip },
+						binary: item.binary,
+						pairedItem: { item: i },
 					});
-					if (!verdict.reply) {
-						skip('LOOP_GUARD', verdict.reason as string);
-						continue;
-					}
-					if (limit.max > 0 && recentReplies(state, primary, limit, now) >= limit.max) {
-						skip(
-							'RATE_LIMIT',
-							`${primary} already got ${limit.max} auto-replies in the last ${first.rateWindowHours ?? 2} h`,
-						);
-						continue;
-					}
-				}
-				// Read as generously as Our Addresses: a missed opt-out mails someone who unsubscribed.
-				const optedOut = ownAddressSet(o.optOutList ?? []);
-				const stopped = [...to, ...cc, ...bcc]
-					.map((a) => a.address.toLowerCase())
-					.filter((a) => optedOut.has(a));
-				if (stopped.length) {
-					skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 					continue;
 				}
-
-				const subjectSource = templateSource(this, 'subject', i);
-				const htmlSource = templateSource(this, 'bodyHtml', i);
-				const textSource = templateSource(this, 'bodyText', i);
-				if (!htmlSource.text && !textSource.text)
-					throw new CrmEmailError(
-						'CONFIG_INVALID',
-						'HTML Body and Text Body are both empty: write at least one',
-					);
-				const templateId = createHash('sha256')
-					.update(
-						`${o.unknownPlaceholders}\0${subjectSource.text}\0${htmlSource.text}\0${textSource.text}`,
-					)
-					.digest('base64url');
-				const oneOffKey = `${o.oneOffKey || templateId.slice(0, 16)}|${primary}`;
-				if (o.oneOff && state.oneOff[oneOffKey]) {
-					skip(
-						'ONE_OFF',
-						`this one-off template was already sent to ${primary} on ${new Date(state.oneOff[oneOffKey]).toISOString()}`,
-					);
-					continue;
-				}
-
-				const from = senderOf(creds, this.getNodeParameter('from', i, '') as string);
-				const fromAddress = from.address;
-
-				// templateId stays the texts' hash (stored one-off keys use it); the cache key adds
-				// which fields are literal.
-				const compiledKey = `${templateId}|${+subjectSource.literal}${+htmlSource.literal}${+textSource.literal}`;
-				let templates = compiled.get(compiledKey);
-				if (!templates) {
-					templates = compileAll(
-						subjectSource,
-						htmlSource,
-						textSource,
-						o.unknownPlaceholders ?? 'keep',
-					);
-					compiled.set(compiledKey, templates);
-				}
-				const recipient = {
-					address: primary,
-					name: replyTo && mode !== 'send' ? replyTo.name : '',
-				};
-				const optOut = o.optOutBaseUrl ? optOutUrl(o.optOutBaseUrl, key, primary) : null;
-				const sender = { address: fromAddress, name: o.userName || from.name };
-				const date = new Date(now);
-				const htmlContext = templateContext(json, recipient, sender, optOut, true, date);
-				const textContext = templateContext(json, recipient, sender, optOut, false, date);
-				let html = templates.html?.render(htmlContext) ?? '';
-				let text = templates.text?.render(textContext) ?? '';
-				if (o.bulk && optOut) {
-					// As EspoCRM's mass email: a body without the link gets one.
-					if (html && !html.includes(escapeHtml(optOut)))
-						html += `\n<p><a href="${escapeHtml(optOut)}">Unsubscribe</a></p>`;
-					if (text && !text.includes(optOut)) text += `\n\nUnsubscribe: ${optOut}`;
-				}
-				const caseInfo = (
-					json.case && typeof json.case === 'object' ? json.case : null
-				) as IDataObject | null;
-				const caseNumber =
-					caseInfo && Number.isSafeInteger(Number(caseInfo.number))
-						? Number(caseInfo.number)
-						: null;
-				const signature =
-					(o.signatureHtml || o.signatureText) && (mode !== 'autoReply' || o.signatureOnAutoReply)
-						? {
-								html: o.signatureHtml ?? '',
-								text: o.signatureText ?? '',
-								placement: o.signaturePlacement ?? 'below',
-							}
-						: null;
-				const composed = compose({
-					mode,
-					mail,
-					subject: templates.subject.render(textContext).replace(/[\r\n]+/g, ' '),
-					html,
-					text,
-					caseNumber,
-					caseTag: o.caseTag ?? '[#{number}]',
-					quoteOriginal: o.quoteOriginal === true,
-					signature,
-				});
-				const parent = (
-					json.parent && typeof json.parent === 'object' ? json.parent : null
-				) as IDataObject | null;
-				const messageId = generateMessageId(
-					caseNumber !== null
-						? {
-								parentType: 'Case',
-								parentId: caseInfo?.id ? String(caseInfo.id) : null,
-								caseNumber,
-							}
-						: {
-								parentType: parent?.type ? String(parent.type) : null,
-								parentId: parent?.id ? String(parent.id) : null,
-								caseNumber: null,
-							},
-					{ key, domain: fromAddress.split('@')[1] ?? 'localhost' },
-				);
-				const attachments = [];
-				for (const property of String(o.attachments ?? '')
+				const { mail, envelope, marks } = decision.send;
+				const attachments: OutgoingMail['attachments'] = [];
+				for (const property of String(p.options.attachments ?? '')
 					.split(/[,;]/)
-					.map((p) => p.trim())
+					.map((a) => a.trim())
 					.filter(Boolean)) {
 					const binary = this.helpers.assertBinaryData(i, property);
 					attachments.push({
@@ -385,61 +177,23 @@ async function run(
 						content: await this.helpers.getBinaryDataBuffer(i, property),
 					});
 				}
-				const outgoing: OutgoingMail = {
-					from,
-					to,
-					cc,
-					bcc,
-					subject: composed.subject,
-					html: composed.html,
-					text: composed.text,
-					messageId,
-					inReplyTo: composed.inReplyTo,
-					references: composed.references,
-					headers: { ...composed.headers, ...(o.bulk ? { Precedence: 'bulk' } : {}) },
-					listUnsubscribe: o.bulk && optOut ? { url: optOut, oneClick: true } : null,
-					attachments,
-				};
-				const sending = sendKey({
-					index: i,
-					item: json,
-					templateId,
-					from: from.address,
-					recipients: [...to, ...cc, ...bcc].map((m) => m.address),
-				});
-				if (state.sending[sending]) {
-					skip(
-						'SENT_BY_FAILED_EXECUTION',
-						`an execution that then failed sent this mail (or was sending it) on ${new Date(state.sending[sending]).toISOString()}; not sent again, so that its retry sends no duplicate`,
-					);
-					continue;
-				}
-				const raw = await buildRaw(outgoing, date);
-				// Counted now, so later items of this execution see it; taken back if sending fails.
-				if (mode === 'autoReply') recordReply(state, primary, now);
-				if (o.oneOff) state.oneOff[oneOffKey] = now;
-				state.sending[sending] = now;
-				const release = () => {
-					if (mode === 'autoReply') forgetReply(state, primary, now);
-					if (o.oneOff) delete state.oneOff[oneOffKey];
-					delete state.sending[sending];
-				};
+				const raw = await buildRaw({ ...mail, attachments }, new Date(now));
+				// Marked now, so later items of this execution see it; taken back if sending fails.
+				reserve(state, marks, now);
 				const job = async () => {
 					let delivered;
 					try {
-						delivered = await delivery.send(raw, {
-							from: fromAddress,
-							to: [...to, ...cc, ...bcc].map((a) => a.address),
-						});
+						delivered = await delivery.send(raw, envelope);
 					} catch (error) {
-						release();
-						fail(i, error);
+						release(state, marks, now);
+						if (continueOnFail) failed.push(failedItem(this, item, i, error));
+						else undelivered.push({ index: i, to: mail.to.map((a) => a.address), error });
 						return;
 					}
-					sentKeys.push(sending);
+					sentKeys.push(marks.sending);
 					let sentFolder: IDataObject | null = null;
 					if (imapCreds) {
-						const folder = o.sentFolder || 'Sent';
+						const folder = p.options.sentFolder || 'Sent';
 						try {
 							await delivery.appendToSent(imapCreds, folder, raw);
 							sentFolder = { folder, appended: true };
@@ -452,13 +206,13 @@ async function run(
 						json: {
 							...json,
 							sent: {
-								messageId,
-								from: fromAddress,
-								to: to.map((a) => a.address),
-								cc: cc.map((a) => a.address),
-								bcc: bcc.map((a) => a.address),
-								subject: composed.subject,
-								inReplyTo: composed.inReplyTo,
+								messageId: mail.messageId,
+								from: mail.from.address,
+								to: mail.to.map((a) => a.address),
+								cc: mail.cc.map((a) => a.address),
+								bcc: mail.bcc.map((a) => a.address),
+								subject: mail.subject,
+								inReplyTo: mail.inReplyTo,
 								response: delivered.response,
 								accepted: delivered.accepted,
 								rejected: delivered.rejected,
@@ -467,17 +221,13 @@ async function run(
 							},
 						},
 						binary: item.binary,
-						pairedItem,
+						pairedItem: { item: i },
 					});
 				};
-				ready.push({ job, release });
+				ready.push({ job, release: () => release(state, marks, now) });
 			} catch (error) {
-				if (!this.continueOnFail())
-					throw new NodeOperationError(this.getNode(), (error as Error).message, {
-						itemIndex: i,
-						description: isCrmEmailError(error) ? `code: ${error.code}` : undefined,
-					});
-				fail(i, error);
+				if (!continueOnFail) throw toNodeError(this, error, i);
+				failed.push(failedItem(this, item, i, error));
 			}
 		}
 		await launch();
@@ -490,14 +240,20 @@ async function run(
 		await delivery.close();
 	}
 	// Completed: no retry will come, the marks of sent mails go — saved now, so that if this save
-	// fails they are still there for the retry of this (then failed) execution.
-	for (const k of sentKeys) delete state.sending[k];
+	// fails they are still there for the retry of this (then failed) execution. Mails the server
+	// refused with Continue On Fail off fail the execution: then the marks stay for its retry.
+	const completes = undelivered.length === 0;
+	if (completes) for (const k of sentKeys) delete state.sending[k];
 	let saved = false;
 	try {
 		nodeState.save();
 		saved = true;
 	} finally {
-		if (!saved) for (const k of sentKeys) state.sending[k] = now;
+		if (!saved && completes) for (const k of sentKeys) state.sending[k] = now;
+	}
+	if (!completes) {
+		undelivered.sort((a, b) => a.index - b.index);
+		throw deliveryFailed(this, undelivered, items.length);
 	}
 	// Sends finish out of order; outputs keep the input order.
 	const byIndex = (a: INodeExecutionData, b: INodeExecutionData) =>

@@ -13,7 +13,7 @@ export interface TriggerParameters {
 	batchSize: unknown;
 	options: {
 		downloadAttachments?: boolean;
-		mode?: string;
+		newMailDetection?: string;
 		maxAttachmentMb?: number;
 		maxMailMb?: number;
 		pollIntervalSeconds?: number;
@@ -116,7 +116,7 @@ export function readTriggerParameters(p: TriggerParameters, now: Date): TriggerS
 			include: o.downloadAttachments === true,
 			maxBytes: Math.round(maxAttachmentMb * MB),
 		},
-		mode: o.mode === 'poll' ? 'poll' : 'idle',
+		mode: o.newMailDetection === 'poll' ? 'poll' : 'idle',
 		pollIntervalMs: pollSeconds * 1000,
 	};
 }

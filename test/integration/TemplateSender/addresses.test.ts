@@ -46,7 +46,7 @@ function run(
 	const f = fakeExecute({
 		description: node.description,
 		parameters: {
-			mode: 'reply',
+			operation: 'reply',
 			from: '',
 			subject: 'Re',
 			bodyHtml: '',
@@ -118,7 +118,7 @@ describe('Template Sender: addresses, as the SMTP server sees them', () => {
 
 	it('To "a@x>, <victim@y" is refused per item, nothing sent to either; the next item goes out', async () => {
 		const [sent, notSent] = await run([{ n: 1 }, { n: 2 }], {
-			mode: 'send',
+			operation: 'send',
 			to: (i: number) => (i === 0 ? 'a@x.example>, <victim@y.example' : 'b@z.example'),
 			cc: '',
 			bcc: '',
@@ -172,7 +172,8 @@ describe('Template Sender: addresses, as the SMTP server sees them', () => {
 			customerMail({ from: { address: `p${k}@customer.example`, name } }),
 		);
 		const [sent, notSent, failed] = await run(mails, {
-			options: { cc: 'Audit \\ <audit@example.com>', bcc: 'log@example.com', retryDelayMs: 10 },
+			cc: 'Audit \\ <audit@example.com>',
+			bcc: 'log@example.com',
 		});
 		assert.equal(notSent.length + failed.length, 0);
 		assert.equal(sent.length, names.length);
@@ -192,7 +193,7 @@ describe('Template Sender: addresses, as the SMTP server sees them', () => {
 	it('an auto-reply to a mail whose Reply-To is our own address is not sent (loop guard)', async () => {
 		const [sent, notSent] = await run(
 			[customerMail({ replyTo: [{ address: 'Support@Example.com', name: '' }] })],
-			{ mode: 'autoReply' },
+			{ operation: 'autoReply' },
 		);
 		assert.equal(sent.length, 0);
 		assert.equal((notSent[0].json.notSent as IDataObject).code, 'LOOP_GUARD');
@@ -207,7 +208,7 @@ describe('Template Sender: addresses, as the SMTP server sees them', () => {
 		const [sent, notSent] = await run(
 			[customerMail({ replyTo: [{ address: 'helpdesk@example.com', name: '' }] })],
 			{
-				mode: 'autoReply',
+				operation: 'autoReply',
 				options: {
 					retryDelayMs: 10,
 					rateLimit: 0,

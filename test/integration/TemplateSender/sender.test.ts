@@ -63,7 +63,7 @@ function run(
 	const f = fakeExecute({
 		description: node.description,
 		parameters: {
-			mode: 'autoReply',
+			operation: 'autoReply',
 			from: '',
 			subject: 'We got your mail',
 			bodyHtml: '<p>Hello {Person.firstName}, case {Case.number} for {Account.name}.</p>',
@@ -178,12 +178,16 @@ describe('Template Sender against a real SMTP server', () => {
 		assert.equal(sink.messages.length, 2);
 	});
 
-	it('a permanent 5xx goes to Failed with the server answer; the rest is sent', async () => {
+	it('Continue On Fail: a permanent 5xx goes to Failed with the server answer; the rest is sent', async () => {
 		sink.refuse.add('ann.refused@customer.example');
-		const [sent, , failed] = await run([
-			customerMail({ from: { address: 'ann.refused@customer.example', name: '' } }),
-			customerMail(),
-		]);
+		const [sent, , failed] = await run(
+			[
+				customerMail({ from: { address: 'ann.refused@customer.example', name: '' } }),
+				customerMail(),
+			],
+			{},
+			{ continueOnFail: true },
+		);
 		assert.equal(sent.length, 1);
 		assert.equal(failed.length, 1);
 		const error = failed[0].json.error as IDataObject;
@@ -192,15 +196,17 @@ describe('Template Sender against a real SMTP server', () => {
 		assert.deepEqual(failed[0].pairedItem, { item: 0 });
 	});
 
-	it('retries give up on a server that keeps answering 4xx: Failed, never silently dropped', async () => {
+	it('Continue On Fail: retries give up on a server that keeps answering 4xx: Failed, never silently dropped', async () => {
 		sink.faults = Array.from({ length: 4 }, () => ({
 			kind: 'reply' as const,
 			code: 451,
 			message: '4.3.0 Busy',
 		}));
-		const [sent, , failed] = await run([customerMail()], {
-			options: { retries: 3, retryDelayMs: 5 },
-		});
+		const [sent, , failed] = await run(
+			[customerMail()],
+			{ options: { retries: 3, retryDelayMs: 5 } },
+			{ continueOnFail: true },
+		);
 		assert.equal(sent.length, 0);
 		assert.equal((failed[0].json.error as IDataObject).code, 'SMTP_TEMPORARY');
 	});
@@ -218,7 +224,7 @@ describe('Template Sender against a real SMTP server', () => {
 	it('send mode: to/cc/bcc, opt-out list, bulk headers and a signed unsubscribe link, one-off', async () => {
 		const staticData: IDataObject = {};
 		const params = {
-			mode: 'send',
+			operation: 'send',
 			to: '={{$json.email}}',
 			cc: '',
 			bcc: 'audit@example.com',
@@ -262,7 +268,7 @@ describe('Template Sender against a real SMTP server', () => {
 		const f = fakeExecute({
 			description: node.description,
 			parameters: {
-				mode: 'send',
+				operation: 'send',
 				from: '',
 				to: 'x@c.example',
 				cc: '',
@@ -297,7 +303,7 @@ describe('Template Sender against a real SMTP server', () => {
 		const g = fakeExecute({
 			description: node.description,
 			parameters: {
-				mode: 'send',
+				operation: 'send',
 				from: '',
 				to: 'x@c.example',
 				cc: '',

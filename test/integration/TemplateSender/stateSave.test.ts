@@ -63,7 +63,7 @@ function execution(workflowId: string, mails: IDataObject[], options: unknown = 
 	const f = fakeExecute({
 		description: node.description,
 		parameters: {
-			mode: 'autoReply',
+			operation: 'autoReply',
 			from: '',
 			subject: 'We got your mail',
 			bodyText: 'Hello {Person.firstName}',

@@ -88,7 +88,7 @@ async function workflow(
 	const sx = fakeExecute({
 		description: sender.description,
 		parameters: {
-			mode: 'autoReply',
+			operation: 'autoReply',
 			from: '',
 			subject: '',
 			bodyHtml: '<p>Dear {Person.firstName}, we opened case {Case.number} for {Account.name}.</p>',

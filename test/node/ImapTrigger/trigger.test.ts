@@ -38,7 +38,7 @@ function params(folder: string, over: Record<string, unknown> = {}) {
 		fetchSince: '2000-01-01T00:00:00Z',
 		afterFetch: 'nothing',
 		batchSize: 2,
-		options: { downloadAttachments: true, mode: 'poll', pollIntervalSeconds: 60 },
+		options: { downloadAttachments: true, newMailDetection: 'poll', pollIntervalSeconds: 60 },
 		...over,
 	};
 }

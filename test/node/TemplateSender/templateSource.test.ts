@@ -39,7 +39,7 @@ async function run(mails: IDataObject[], parameters: Record<string, unknown>) {
 	const f = fakeExecute({
 		description: node.description,
 		parameters: {
-			mode: 'reply',
+			operation: 'reply',
 			from: '',
 			bodyHtml: '',
 			bodyText: 'Case {Case.number} for {Account.name}.',

@@ -26,6 +26,11 @@ describe('readTriggerParameters', () => {
 		assert.equal(s.pollIntervalMs, 60_000);
 	});
 
+	it('New Mail Detection: Polling Only turns IDLE off', () => {
+		const s = readTriggerParameters({ ...base, options: { newMailDetection: 'poll' } }, now);
+		assert.equal(s.mode, 'poll');
+	});
+
 	it('accepts folders as a comma-separated expression result, de-duplicated', () => {
 		assert.deepEqual(
 			readTriggerParameters({ ...base, folders: 'INBOX, Sent,INBOX' }, now).folders,

@@ -1,0 +1,344 @@
+/**
+ * The Template Sender's decision per item (core/plan.ts): plain data in, one mail or one skip
+ * out. Properties with fast-check on hostile items and recipient lists.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+
+import { parseAddresses } from '../../../nodes/shared/addresses';
+import { isCrmEmailError } from '../../../nodes/shared/errors';
+import type { SmtpCredentials } from '../../../nodes/shared/transport/smtp';
+import {
+	plan,
+	release,
+	reserve,
+	type Operation,
+	type Plan,
+	type PlanContext,
+	type SenderParameters,
+} from '../../../nodes/TemplateSender/core/plan';
+import { senderState } from '../../../nodes/TemplateSender/core/state';
+
+const creds: SmtpCredentials = {
+	host: '127.0.0.1',
+	port: 25,
+	security: 'none',
+	user: 'sender',
+	password: 'secret',
+	allowSelfSigned: false,
+	allowedFrom: ['support@example.com', '*@help.example.com'],
+	defaultFrom: 'Example Support <support@example.com>',
+};
+const NOW = Date.parse('2026-11-20T10:00:00Z');
+
+function context(over: Partial<PlanContext> = {}): PlanContext {
+	return {
+		creds,
+		key: Buffer.from('k'.repeat(32)),
+		state: senderState({}),
+		limit: { max: 2, windowMs: 3_600_000 },
+		now: NOW,
+		templates: new Map(),
+		...over,
+	};
+}
+
+const fixed = (text: string) => ({ text, literal: false });
+
+function params(over: Partial<SenderParameters> = {}): SenderParameters {
+	return {
+		operation: 'reply',
+		from: '',
+		to: '',
+		cc: '',
+		bcc: '',
+		subject: fixed('About {Account.name}'),
+		bodyHtml: fixed('<p>Hello {Person.firstName}</p>'),
+		bodyText: fixed('Hello {Person.firstName}'),
+		options: {},
+		...over,
+	};
+}
+
+function mail(over: Record<string, unknown> = {}): Record<string, unknown> {
+	return {
+		messageId: '<m1@customer.example>',
+		references: [],
+		subject: 'Printer broken',
+		from: { address: 'ann@customer.example', name: 'Ann Smith' },
+		replyTo: [],
+		text: 'It is broken.',
+		headers: {},
+		account: { name: 'Acme' },
+		...over,
+	};
+}
+
+function sendOf(r: Plan) {
+	assert.ok('send' in r, `skipped: ${'skip' in r ? JSON.stringify(r.skip) : ''}`);
+	return r.send;
+}
+function skipOf(r: Plan) {
+	assert.ok('skip' in r, 'sent');
+	return r.skip;
+}
+
+const arbClean = fc.oneof(
+	fc.constantFrom(
+		'',
+		'ann@customer.example',
+		'Ann <ann@customer.example>',
+		'a@x.example, b@y.example',
+	),
+	fc
+		.tuple(fc.stringMatching(/^[a-z0-9+_]{1,10}$/), fc.stringMatching(/^[a-z][a-z0-9]{0,7}$/))
+		.map(([l, d]) => `${l}@${d}.example`),
+);
+
+/** Strings an item or an admin may put where addresses go: mostly clean, some hostile or junk. */
+const arbAddressText = fc.oneof(
+	{ weight: 24, arbitrary: arbClean },
+	{
+		weight: 1,
+		arbitrary: fc.constantFrom(
+			'a@x.example b@y.example',
+			'x\r\nBcc: victim@y.example',
+			'"Evil\r\nBcc: v@y.example" <e@x.example>',
+			'<>',
+			'@',
+			'a@[127.0.0.1]',
+			'ünï@bücher.example',
+			'undisclosed-recipients:;',
+		),
+	},
+	{ weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+);
+
+const arbAddressValue = fc.oneof(
+	arbAddressText,
+	fc.record({ address: arbAddressText, name: fc.string({ maxLength: 12 }) }),
+	fc.constant(null),
+	fc.integer(),
+);
+
+const arbItem = fc.record({
+	messageId: fc.oneof(fc.constant('<m@c.example>'), fc.string({ maxLength: 20 }), fc.constant(7)),
+	subject: fc.oneof(fc.string({ maxLength: 30 }), fc.constant(null)),
+	from: arbAddressValue,
+	replyTo: fc.oneof(fc.array(arbAddressValue, { maxLength: 3 }), arbAddressText),
+	headers: fc.oneof(
+		fc.constant({}),
+		fc.constant({ 'auto-submitted': 'auto-replied' }),
+		fc.constant({ 'list-id': '<l.example>' }),
+		fc.constant(null),
+	),
+	case: fc.oneof(fc.constant(undefined), fc.record({ number: fc.integer(), id: fc.string() })),
+});
+
+const arbOperation = fc.constantFrom<Operation>('send', 'reply', 'autoReply');
+
+describe('plan: one decision per item', () => {
+	it('every item gets exactly one of send or skip; what is sent is parse-clean, to the envelope', () => {
+		fc.assert(
+			fc.property(
+				arbItem,
+				arbOperation,
+				arbAddressText,
+				arbAddressText,
+				arbAddressText,
+				(item, operation, to, cc, bcc) => {
+					const r = plan(0, item, params({ operation, to, cc, bcc }), context());
+					assert.notEqual('send' in r, 'skip' in r);
+					if ('skip' in r) {
+						assert.match(r.skip.code, /^[A-Z_]+$/);
+						assert.ok(r.skip.reason.length > 0);
+						return;
+					}
+					const m = r.send.mail;
+					const all = [...m.to, ...m.cc, ...m.bcc];
+					assert.ok(m.to.length > 0);
+					for (const a of all) {
+						const again = parseAddresses(a.address);
+						assert.deepEqual(again.invalid, [], a.address);
+						assert.deepEqual(
+							again.mailboxes.map((x) => x.address),
+							[a.address],
+						);
+						assert.doesNotMatch(a.address + a.name, /[\r\n]/);
+					}
+					assert.deepEqual(
+						r.send.envelope.to,
+						all.map((a) => a.address),
+					);
+					assert.equal(r.send.envelope.from, 'support@example.com');
+					assert.doesNotMatch(m.subject, /[\r\n]/);
+				},
+			),
+			{ numRuns: 400, seed: 15 },
+		);
+	});
+
+	it('the state is never marked by a plan, only by reserve', () => {
+		fc.assert(
+			fc.property(arbItem, arbOperation, (item, operation) => {
+				const ctx = context();
+				const before = JSON.stringify(ctx.state);
+				plan(0, item, params({ operation, to: 'x@y.example' }), ctx);
+				assert.equal(JSON.stringify(ctx.state), before);
+			}),
+			{ numRuns: 200, seed: 15 },
+		);
+	});
+
+	it('a recipient list with one bad address is not sent to anyone', () => {
+		const r = plan(
+			0,
+			mail(),
+			params({ operation: 'send', to: 'a@x.example', cc: 'b@x.example, x\r\nBcc: v@y.example' }),
+			context(),
+		);
+		const skip = skipOf(r);
+		assert.equal(skip.code, 'INVALID_RECIPIENT');
+		assert.match(skip.reason, /^not one clean address each: Cc: /);
+	});
+
+	it('no recipient: Send names To, the reply operations name the mail', () => {
+		assert.equal(
+			skipOf(plan(0, mail(), params({ operation: 'send' }), context())).reason,
+			'To is empty',
+		);
+		assert.equal(
+			skipOf(plan(0, mail({ from: null }), params({ operation: 'reply' }), context())).code,
+			'NO_RECIPIENT',
+		);
+	});
+});
+
+describe('plan: the checks of each operation', () => {
+	it('Auto-Reply runs the loop guard; Reply does not', () => {
+		const list = mail({ headers: { 'list-id': '<l.example>' } });
+		assert.equal(
+			skipOf(plan(0, list, params({ operation: 'autoReply' }), context())).code,
+			'LOOP_GUARD',
+		);
+		sendOf(plan(0, list, params({ operation: 'reply' }), context()));
+		const ours = mail({ replyTo: [{ address: 'Desk@Help.example.com', name: '' }] });
+		const own = params({
+			operation: 'autoReply',
+			options: { ownAddresses: 'desk@help.example.com' },
+		});
+		assert.match(skipOf(plan(0, ours, own, context())).reason, /Reply-To is our own address/);
+	});
+
+	it('the rate limit counts what reserve marked, and release gives it back', () => {
+		const ctx = context();
+		const p = params({ operation: 'autoReply' });
+		const marks = [0, 1].map((i) => {
+			const s = sendOf(plan(i, mail(), p, ctx));
+			reserve(ctx.state, s.marks, NOW);
+			return s.marks;
+		});
+		const limited = skipOf(plan(2, mail(), p, ctx));
+		assert.equal(limited.code, 'RATE_LIMIT');
+		assert.equal(limited.reason, 'ann@customer.example already got 2 auto-replies in the last 1 h');
+		release(ctx.state, marks[1], NOW);
+		sendOf(plan(2, mail(), p, ctx));
+		// Reply is not rate-limited.
+		reserve(ctx.state, marks[1], NOW);
+		sendOf(plan(3, mail(), params({ operation: 'reply' }), ctx));
+	});
+
+	it('opt-out list covers To, Cc and Bcc, case and list form alike', () => {
+		const r = plan(
+			0,
+			mail(),
+			params({ bcc: 'Gone@X.example', options: { optOutList: ['gone@x.example'] } }),
+			context(),
+		);
+		assert.deepEqual(skipOf(r), { code: 'OPTED_OUT', reason: 'gone@x.example opted out' });
+	});
+
+	it('one-off: a second plan for the same recipient after reserve is skipped', () => {
+		const ctx = context();
+		const p = params({ options: { oneOff: true } });
+		const first = sendOf(plan(0, mail(), p, ctx));
+		assert.ok(first.marks.oneOff?.endsWith('|ann@customer.example'));
+		reserve(ctx.state, first.marks, NOW);
+		assert.equal(skipOf(plan(1, mail(), p, ctx)).code, 'ONE_OFF');
+	});
+
+	it('a mail a failed execution handed to SMTP is not planned again', () => {
+		const ctx = context();
+		const s = sendOf(plan(0, mail(), params(), ctx));
+		reserve(ctx.state, s.marks, NOW);
+		assert.equal(skipOf(plan(0, mail(), params(), ctx)).code, 'SENT_BY_FAILED_EXECUTION');
+		// Another position is another mail.
+		sendOf(plan(1, mail(), params(), ctx));
+	});
+
+	it('bulk and the unsubscribe link apply to Send only', () => {
+		const options = { bulk: true, optOutBaseUrl: 'https://crm.example.com/unsub' };
+		const send = sendOf(
+			plan(0, mail(), params({ operation: 'send', to: 'a@x.example', options }), context()),
+		);
+		assert.equal(send.mail.headers.Precedence, 'bulk');
+		assert.match(send.mail.listUnsubscribe?.url ?? '', /^https:\/\/crm\.example\.com\/unsub\?/);
+		assert.match(send.mail.text, /Unsubscribe: https:/);
+		const reply = sendOf(plan(0, mail(), params({ operation: 'reply', options }), context()));
+		assert.equal(reply.mail.headers.Precedence, undefined);
+		assert.equal(reply.mail.listUnsubscribe, null);
+		assert.doesNotMatch(reply.mail.text, /Unsubscribe/);
+	});
+
+	it('replies answer the mail in its thread; Reply To Instead wins over Reply-To', () => {
+		const m = mail({ replyTo: [{ address: 'team@customer.example', name: 'Team' }] });
+		const r = sendOf(
+			plan(0, m, params({ options: { toOverride: 'boss@customer.example' } }), context()),
+		);
+		assert.deepEqual(r.mail.to, [{ address: 'boss@customer.example', name: '' }]);
+		assert.equal(r.mail.inReplyTo, '<m1@customer.example>');
+		assert.equal(r.mail.subject, 'Re: About Acme');
+		const plain = sendOf(plan(0, m, params(), context()));
+		assert.deepEqual(plain.envelope.to, ['team@customer.example']);
+	});
+});
+
+describe('plan: configuration errors are thrown, typed', () => {
+	const code = (f: () => unknown) => {
+		try {
+			f();
+		} catch (error) {
+			assert.ok(isCrmEmailError(error));
+			return error.code;
+		}
+		assert.fail('no error');
+	};
+
+	it('a From the credential does not allow, or no body at all', () => {
+		assert.equal(
+			code(() => plan(0, mail(), params({ from: 'ceo@evil.example' }), context())),
+			'FROM_NOT_ALLOWED',
+		);
+		assert.equal(
+			code(() => plan(0, mail(), params({ bodyHtml: fixed(''), bodyText: fixed('') }), context())),
+			'CONFIG_INVALID',
+		);
+	});
+
+	it('templates are compiled once per execution, literal text never compiled', () => {
+		const ctx = context();
+		for (let i = 0; i < 5; i++) plan(i, mail(), params(), ctx);
+		assert.equal(ctx.templates.size, 1);
+		const literal = sendOf(
+			plan(
+				0,
+				mail(),
+				params({ subject: { text: '{{#each this}}x{{/each}}', literal: true } }),
+				ctx,
+			),
+		);
+		assert.equal(literal.mail.subject, 'Re: {{#each this}}x{{/each}}');
+		assert.equal(ctx.templates.size, 2);
+	});
+});
