@@ -3,6 +3,7 @@
  * every field may be missing or of another type: these helpers read them safely. Pure.
  */
 import type { MailItem } from '../ImapTrigger/core/mail';
+import { extractReply } from './reply';
 
 /**
  * A trigger item as a node downstream gets it: the trigger's fields, each possibly missing or
@@ -47,4 +48,18 @@ export function automatedReason(mail: MailItemView): string | null {
 		return 'bounce (multipart/report)';
 	if (headerOf(mail, 'return-path') === '<>') return 'bounce (empty Return-Path)';
 	return null;
+}
+
+/**
+ * What the sender wrote: the trigger's `reply.text`, or for an item from elsewhere (no `reply`),
+ * the reply extracted from its text and HTML; the body itself when nothing was extracted.
+ */
+export function replyTextOf(mail: MailItemView): string {
+	const reply =
+		mail.reply && typeof mail.reply === 'object' ? (mail.reply as { text?: unknown }) : null;
+	const given = reply ? str(reply.text) : '';
+	if (given.trim()) return given;
+	const text = str(mail.text);
+	const html = str(mail.html);
+	return text || html ? extractReply({ text, html }).text : '';
 }

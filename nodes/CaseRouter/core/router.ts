@@ -12,8 +12,13 @@
  * Items are routed in order against the store, so two mails of one new thread in one batch make
  * one case.
  */
-import { addressOf, automatedReason, str, type MailItemView } from '../../shared/mailItem';
-import { extractReply } from '../../shared/reply';
+import {
+	addressOf,
+	automatedReason,
+	replyTextOf,
+	str,
+	type MailItemView,
+} from '../../shared/mailItem';
 import { execRegex } from '../../shared/safeRegex';
 import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
 import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
@@ -67,20 +72,6 @@ export interface Routed {
 	 * `description`, a follow-up's `text` — the sender's reply without quote and signature.
 	 */
 	case: (CaseRecord & { isNew: boolean; description?: string; text?: string }) | null;
-}
-
-/**
- * What the sender wrote: the trigger's `reply.text`, or for an item from elsewhere (no `reply`),
- * the reply extracted from its text and HTML; the body itself when nothing was extracted.
- */
-export function replyText(mail: RoutableMail): string {
-	const reply =
-		mail.reply && typeof mail.reply === 'object' ? (mail.reply as { text?: unknown }) : null;
-	const given = reply ? str(reply.text) : '';
-	if (given.trim()) return given;
-	const text = str(mail.text);
-	const html = str(mail.html);
-	return text || html ? extractReply({ text, html }).text : '';
 }
 
 const NOT_A_PERSON = /^(mailer-daemon|postmaster)@/i;
@@ -277,7 +268,7 @@ export async function routeMail(
 			return {
 				route: 'followUp',
 				reason,
-				case: { ...record, isNew: false, text: replyText(mail) },
+				case: { ...record, isNew: false, text: replyTextOf(mail) },
 			};
 		}
 	}
@@ -301,7 +292,7 @@ export async function routeMail(
 	return {
 		route: 'newCase',
 		reason: why,
-		case: { ...record, isNew: true, description: replyText(mail) },
+		case: { ...record, isNew: true, description: replyTextOf(mail) },
 	};
 }
 

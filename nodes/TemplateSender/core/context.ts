@@ -3,7 +3,7 @@
  * template sees (the item, with EspoCRM's names mapped onto it). Plain data in and out.
  */
 import { parseAddresses } from '../../shared/addresses';
-import { str, type MailItemView } from '../../shared/mailItem';
+import { replyTextOf, str, type MailItemView } from '../../shared/mailItem';
 import type { IncomingMail } from './compose';
 import { escapeHtml, safeHtml } from './template';
 
@@ -39,7 +39,8 @@ export function incoming(json: MailItemView): IncomingMail {
 		from: asAddress(json.from),
 		replyTo: replyTo as Array<{ address: string; name: string }>,
 		date: typeof json.date === 'string' ? json.date : null,
-		text: typeof json.text === 'string' ? json.text : null,
+		// Quote Original quotes what the sender wrote, not the whole thread below it.
+		text: typeof json.text === 'string' || typeof json.html === 'string' ? replyTextOf(json) : null,
 	};
 }
 

@@ -60,6 +60,16 @@ describe('incoming', () => {
 		);
 		assert.deepEqual(m.references, ['<a@x>', '<b@x>']);
 	});
+
+	it('quotes what the sender wrote: the reply, without the thread quoted below it', () => {
+		const text =
+			'Still broken, see attached.\n\nOn Mon, 2 Mar 2026 at 10:00, Support <s@x.example> wrote:\n> Did a restart help?\n';
+		assert.equal(incoming({ text }).text, 'Still broken, see attached.');
+		// The trigger's reply wins; an HTML-only mail is quoted too.
+		assert.equal(incoming({ text, reply: { text: 'Given' } }).text, 'Given');
+		assert.equal(incoming({ html: '<p>Only <b>HTML</b></p>' }).text, 'Only HTML');
+		assert.equal(incoming({}).text, null);
+	});
 });
 
 describe('templateContext', () => {
