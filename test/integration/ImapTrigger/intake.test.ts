@@ -461,6 +461,9 @@ describe('IMAP intake against Dovecot', () => {
 			options(dovecot, {
 				folders: [folder],
 				reconnect: { initialMs: 50, maxMs: 200, reportAfter: 3 },
+				// The reconnect may finish before the mail below is added: the poll after it must
+				// come within the wait, not a minute later.
+				pollIntervalMs: 500,
 			}),
 		);
 		await h.run();
