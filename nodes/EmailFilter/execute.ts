@@ -10,7 +10,8 @@ import {
 } from 'n8n-workflow';
 
 import { isCrmEmailError } from '../shared/errors';
-import { imapAccount, toImapCredentials } from '../shared/transport/imap';
+import { readImapCredentials } from '../shared/mailAuth';
+import { imapAccount } from '../shared/transport/imap';
 import { compileRules, evaluate, type CompiledRule, type Decision, type Rule } from './core/rules';
 import { applyMailboxActions, type MailboxAction } from './mailbox';
 
@@ -97,7 +98,7 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 
 	const mailbox = new Map<number, IDataObject>();
 	if (applyOnServer) {
-		const creds = toImapCredentials(await this.getCredentials('crmImapApi'));
+		const creds = await readImapCredentials(this);
 		const account = imapAccount(creds).toLowerCase();
 		const actions: MailboxAction[] = [];
 		for (const d of decided) {

@@ -15,9 +15,9 @@ import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { nodeThreadKey } from '../shared/signingMethods';
 import { CrmEmailError, isCrmEmailError } from '../shared/errors';
 import { generateMessageId } from '../shared/threadId';
-import { toImapCredentials } from '../shared/transport/imap';
+import { readImapCredentials, readSmtpCredentials } from '../shared/mailAuth';
 import { ownAddressSet, parseAddresses, type Mailbox } from '../shared/addresses';
-import { senderOf, toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
+import { senderOf, type SmtpCredentials } from '../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './core/compose';
 import { incoming, templateContext } from './core/context';
 import { loopGuard } from './core/loopGuard';
@@ -139,7 +139,7 @@ async function run(
 	const sent: INodeExecutionData[] = [];
 	const notSent: INodeExecutionData[] = [];
 	const failed: INodeExecutionData[] = [];
-	const creds: SmtpCredentials = toSmtpCredentials(await this.getCredentials('crmSmtpApi'));
+	const creds: SmtpCredentials = await readSmtpCredentials(this);
 	const key = await nodeThreadKey(this);
 	const mode = this.getNodeParameter('mode', 0) as SendMode;
 	const first = this.getNodeParameter('options', 0, {}) as SenderOptions;
@@ -149,7 +149,7 @@ async function run(
 	};
 	const state = senderState(staticData);
 	const imapCreds = this.getNodeParameter('appendToSent', 0, false)
-		? toImapCredentials(await this.getCredentials('crmImapApi'))
+		? await readImapCredentials(this)
 		: null;
 	const delivery = new Delivery(creds, {
 		retries: Math.max(0, Number(first.retries ?? 3)),
