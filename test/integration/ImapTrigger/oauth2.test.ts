@@ -138,6 +138,23 @@ describe('IMAP trigger with OAuth2 against Dovecot and a real authorization serv
 		}
 	});
 
+	it('an expired token of unknown expiry: the refused sign-in is refreshed once and the trigger starts', async () => {
+		await append('Unknown', [makeMail({ messageId: 'unknown-expiry@example.org' })]);
+		const cred = await credential();
+		// A provider that sends no expires_in: n8n records no expiry, so only a refusal tells.
+		delete cred.tokenData.n8n_expires_at;
+		await sleep(TTL * 1000 + 500);
+		const t = oauthTrigger(cred, 'Unknown');
+		const response = await node.trigger.call(t.ctx);
+		try {
+			await waitFor(() => t.emitted.flat().length === 1, 20_000, 'the mail');
+			assert.equal(cred.refreshes, 1);
+			assert.deepEqual(t.failures, []);
+		} finally {
+			await response.closeFunction?.();
+		}
+	});
+
 	it('a revoked grant: a failed execution naming the credential; retries until it is reconnected, then carries on', async () => {
 		await append('Revoked', []);
 		const cred = await credential();
