@@ -85,8 +85,11 @@ export async function openImapSession(
 	const oauth = creds.oauth;
 	const token = oauth ? await oauth.token().catch(fail(creds)) : undefined;
 	let result = await attempt(token);
-	if ('error' in result && oauth && token && classifyImapAuthError(result.error) === 'refused')
-		result = await attempt(await oauth.refresh(token).catch(fail(creds)));
+	if ('error' in result && oauth && token && classifyImapAuthError(result.error) === 'refused') {
+		const fresh = await oauth.refresh(token).catch(fail(creds));
+		// The same token again (a credential test cannot refresh): signing in again cannot help.
+		if (fresh !== token) result = await attempt(fresh);
+	}
 	if ('error' in result) throw describeImapError(result.error, creds);
 	return result.client;
 }
