@@ -159,7 +159,7 @@ export function describeImapError(
 	if ((e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') && creds.oauth) {
 		return new CrmEmailError(
 			'IMAP_AUTH',
-			`The IMAP server ${where} refused the OAuth2 access token for user "${creds.user}", also right after a refresh: check that Email Address in the credential is the mailbox the account signed in for, that IMAP is enabled for it, and that the app has the IMAP scope${server ? ` (server said: ${server})` : ''}`,
+			`The IMAP server ${where} refused the OAuth2 access token for user "${creds.user}" (a refreshed one is tried once before this error): check that Email Address in the credential is the mailbox the account signed in for, that IMAP is enabled for it, and that the app has the IMAP scope${server ? ` (server said: ${server})` : ''}`,
 			{ host: creds.host, port: creds.port, user: creds.user, serverResponse: server },
 		);
 	}

@@ -216,7 +216,7 @@ export function describeSmtpError(error: unknown, creds: SmtpCredentials): CrmEm
 	if (creds.oauth && classifySmtpAuthError(error) === 'refused') {
 		return new CrmEmailError(
 			'SMTP_AUTH',
-			`The SMTP server ${where} refused the OAuth2 access token for user "${creds.user}", also right after a refresh: check that Email Address in the credential is the mailbox the account signed in for, that SMTP sign-in (SMTP AUTH) is enabled for it, and that the app has the SMTP scope${server ? ` (server said: ${server})` : ''}`,
+			`The SMTP server ${where} refused the OAuth2 access token for user "${creds.user}" (a refreshed one is tried once before this error): check that Email Address in the credential is the mailbox the account signed in for, that SMTP sign-in (SMTP AUTH) is enabled for it, and that the app has the SMTP scope${server ? ` (server said: ${server})` : ''}`,
 			details,
 		);
 	}

@@ -12,6 +12,13 @@ import {
 	tokenNeedsRefresh,
 	type OAuth2TokenData,
 } from '../../../nodes/shared/oauth2Token';
+import { CrmEmailError } from '../../../nodes/shared/errors';
+import { describeImapError, toImapCredentials } from '../../../nodes/shared/transport/imap';
+import {
+	describeSmtpError,
+	isTemporary,
+	toSmtpCredentials,
+} from '../../../nodes/shared/transport/smtp';
 
 const NOW = 1_750_000_000_000;
 
@@ -214,5 +221,56 @@ describe('TokenKeeper', () => {
 			now: () => NOW,
 		});
 		await assert.rejects(keeper.token(), TokenMissingError);
+	});
+});
+
+describe('transport errors with OAuth2', () => {
+	const token = 'ya29.secret-access-token-value';
+	const oauth = {
+		token: async () => token,
+		refresh: async () => token,
+		renewAt: () => null,
+		secrets: () => [token],
+	};
+	const smtp = toSmtpCredentials({ host: 'smtp.example.com', port: 587, user: 'a@example.com' });
+	const imap = toImapCredentials({ host: 'imap.example.com', user: 'a@example.com' });
+
+	it('a refused token says what to check and never shows the token', () => {
+		const s = describeSmtpError(
+			{
+				code: 'EAUTH',
+				responseCode: 535,
+				response: `535 5.7.3 Authentication unsuccessful ${token}`,
+			},
+			{ ...smtp, oauth },
+		);
+		assert.equal(s.code, 'SMTP_AUTH');
+		assert.match(s.message, /refused the OAuth2 access token for user "a@example.com"/);
+		assert.ok(!s.message.includes(token));
+		const i = describeImapError(
+			{ authenticationFailed: true, responseText: `Invalid credentials ${token}` },
+			{ ...imap, oauth },
+		);
+		assert.equal(i.code, 'IMAP_AUTH');
+		assert.match(i.message, /OAuth2 access token/);
+		assert.ok(!i.message.includes(token));
+	});
+
+	it('EAUTH with a 4xx (the server could not check the login) is temporary, also with a password', () => {
+		const e = describeSmtpError(
+			{ code: 'EAUTH', responseCode: 454, response: '454 4.7.0 Temporary authentication failure' },
+			smtp,
+		);
+		assert.equal(e.code, 'SMTP_TEMPORARY');
+		assert.ok(isTemporary(e));
+	});
+
+	it('a failure of the token refresh reaches the caller as it was, through nodemailer', () => {
+		const carried = new CrmEmailError(
+			'OAUTH_RECONNECT',
+			'The OAuth2 credential "M" needs to be reconnected',
+		);
+		const error = Object.assign(new Error(carried.message), { code: 'EAUTH', tokenError: carried });
+		assert.equal(describeSmtpError(error, { ...smtp, oauth }), carried);
 	});
 });
