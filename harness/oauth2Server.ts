@@ -396,3 +396,58 @@ export async function introspectAt(url: string, token: string): Promise<Record<s
 	u.username = u.password = '';
 	return await formPost(u.href, { token }, client);
 }
+
+/** n8n's token data: the token endpoint's answer plus `n8n_expires_at` (epoch ms, a string). */
+export function n8nTokenData(t: TokenResponse, now = Date.now()): Record<string, unknown> {
+	return { ...t, n8n_expires_at: String(now + t.expires_in * 1000) };
+}
+
+/**
+ * An OAuth2 credential as n8n 2.41 keeps and refreshes it (docs/oauth2.md §3), for tests that run
+ * the nodes outside n8n: `data` is what `getCredentials` returns (the same object, so a refresh is
+ * seen by the next read), and `refreshOAuth2Token` behaves as n8n's helper does against this
+ * server: serialised, no grant when the stored token changed since the call began, the result
+ * saved with `n8n_expires_at`, a refused grant turned into n8n's "needs to be reconnected" error.
+ */
+export class N8nOAuth2Credential {
+	refreshes = 0;
+	private queue: Promise<unknown> = Promise.resolve();
+
+	constructor(
+		readonly server: OAuth2Server,
+		readonly data: Record<string, unknown>,
+		readonly name: string,
+	) {}
+
+	get tokenData(): Record<string, unknown> {
+		return this.data.oauthTokenData as Record<string, unknown>;
+	}
+
+	/** Connects (or reconnects) the credential: a new grant for `user`. */
+	async connect(user: string): Promise<void> {
+		this.data.oauthTokenData = n8nTokenData(await this.server.signIn(user));
+	}
+
+	readonly refreshOAuth2Token = async (): Promise<Record<string, unknown>> => {
+		const seen = this.tokenData.access_token;
+		const run = this.queue.then(async () => {
+			if (this.tokenData.access_token !== seen) return this.tokenData;
+			let fresh: TokenResponse;
+			try {
+				fresh = await this.server.refresh(String(this.tokenData.refresh_token));
+			} catch (error) {
+				if (error instanceof OAuth2Error && error.body.error === 'invalid_grant') {
+					throw Object.assign(new Error(`The credential "${this.name}" needs to be reconnected.`), {
+						failure: { cause: 'credential-invalid' },
+					});
+				}
+				throw error;
+			}
+			this.refreshes++;
+			this.data.oauthTokenData = { ...this.tokenData, ...n8nTokenData(fresh) };
+			return this.tokenData;
+		});
+		this.queue = run.catch(() => undefined);
+		return await run;
+	};
+}

@@ -8,6 +8,8 @@ import {
 } from 'n8n-workflow';
 
 import { crmImapConnectionTest } from '../shared/imapMethods';
+import { crmOAuth2ConnectionTest } from '../shared/mailAuth';
+import { authenticationProperty } from '../shared/oauth2Description';
 import { ACTIONS } from './core/rules';
 import { executeFilter } from './execute';
 
@@ -174,12 +176,31 @@ export class CrmEmailFilter implements INodeType {
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Kept', 'Skipped', 'Failed'],
 		usableAsTool: true,
+		// Literal entries: n8n's lint reads them from the source.
 		credentials: [
 			{
 				name: 'crmImapApi',
 				required: true,
 				testedBy: 'crmImapConnectionTest',
-				displayOptions: { show: { applyOnServer: [true] } },
+				displayOptions: { show: { applyOnServer: [true], authentication: ['password'] } },
+			},
+			{
+				name: 'crmMicrosoftOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { applyOnServer: [true], authentication: ['microsoftOAuth2'] } },
+			},
+			{
+				name: 'crmGoogleOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { applyOnServer: [true], authentication: ['googleOAuth2'] } },
+			},
+			{
+				name: 'crmOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { applyOnServer: [true], authentication: ['oAuth2'] } },
 			},
 		],
 		properties: [
@@ -235,6 +256,7 @@ export class CrmEmailFilter implements INodeType {
 				description:
 					"Whether to really move mails to the rule's folder and mark them read on the IMAP server (mails from the credential's account only)",
 			},
+			{ ...authenticationProperty, displayOptions: { show: { applyOnServer: [true] } } },
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -256,7 +278,7 @@ export class CrmEmailFilter implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmImapConnectionTest } };
+	methods = { credentialTest: { crmImapConnectionTest, crmOAuth2ConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeFilter.call(this);

@@ -7,7 +7,8 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import type { CrmEmailError } from '../shared/errors';
 import { failedItem, toNodeError } from '../shared/itemErrors';
 import { parseJsonParameter } from '../shared/jsonParameter';
-import { imapAccount, toImapCredentials } from '../shared/transport/imap';
+import { readImapCredentials } from '../shared/mailAuth';
+import { imapAccount } from '../shared/transport/imap';
 import { compileRules, evaluate, type CompiledRule, type Decision, type Rule } from './core/rules';
 import { applyMailboxActions, type MailboxAction } from './mailbox';
 
@@ -75,7 +76,7 @@ export async function executeFilter(this: IExecuteFunctions): Promise<INodeExecu
 	// A decision the mailbox could not carry out: the mail goes to Failed, not Kept or Skipped.
 	const mailboxErrors = new Map<number, CrmEmailError>();
 	if (applyOnServer) {
-		const creds = toImapCredentials(await this.getCredentials('crmImapApi'));
+		const creds = await readImapCredentials(this);
 		const account = imapAccount(creds).toLowerCase();
 		const actions: MailboxAction[] = [];
 		for (const d of decided) {

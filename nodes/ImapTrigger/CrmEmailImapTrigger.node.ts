@@ -7,6 +7,8 @@ import {
 } from 'n8n-workflow';
 
 import { crmImapConnectionTest, getFolders } from '../shared/imapMethods';
+import { crmOAuth2ConnectionTest } from '../shared/mailAuth';
+import { authenticationProperty } from '../shared/oauth2Description';
 import { triggerImap } from './trigger';
 
 export class CrmEmailImapTrigger implements INodeType {
@@ -23,8 +25,35 @@ export class CrmEmailImapTrigger implements INodeType {
 		defaults: { name: 'CRM Email IMAP Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'crmImapApi', required: true, testedBy: 'crmImapConnectionTest' }],
+		// Literal entries: n8n's lint reads them from the source.
+		credentials: [
+			{
+				name: 'crmImapApi',
+				required: true,
+				testedBy: 'crmImapConnectionTest',
+				displayOptions: { show: { authentication: ['password'] } },
+			},
+			{
+				name: 'crmMicrosoftOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['microsoftOAuth2'] } },
+			},
+			{
+				name: 'crmGoogleOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['googleOAuth2'] } },
+			},
+			{
+				name: 'crmOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['oAuth2'] } },
+			},
+		],
 		properties: [
+			authenticationProperty,
 			{
 				displayName: 'Folder Names or IDs',
 				name: 'folders',
@@ -140,7 +169,7 @@ export class CrmEmailImapTrigger implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { crmImapConnectionTest },
+		credentialTest: { crmImapConnectionTest, crmOAuth2ConnectionTest },
 		loadOptions: { getFolders },
 	};
 

@@ -1,6 +1,8 @@
 /**
  * The intake's one IMAP connection: opened with the folders checked, IDLE when asked, reopened
- * with backoff when it drops; a connection that stays down is reported once. No n8n imports.
+ * with backoff when it drops; a connection that stays down is reported once (an OAuth2 credential
+ * that must be reconnected at once), and renewed on request (a fresh OAuth2 token) without a gap.
+ * No n8n imports.
  */
 import type { ImapFlow } from 'imapflow';
 
@@ -65,6 +67,22 @@ export class IntakeConnection {
 		if (client) await closeImapSession(client);
 	}
 
+	/**
+	 * A new session (signed in with a fresh token) replaces the current one, which is logged out
+	 * only then. Called between drains, so no fetch is cut.
+	 */
+	async renew(): Promise<void> {
+		if (this.closed) return;
+		const fresh = await this.connect();
+		if (this.closed) {
+			await closeImapSession(fresh);
+			return;
+		}
+		const old = this.client;
+		this.client = fresh;
+		if (old) await closeImapSession(old);
+	}
+
 	private async connect(): Promise<ImapFlow> {
 		const client = await openImapSession(
 			this.opts.credentials,
@@ -123,7 +141,9 @@ export class IntakeConnection {
 		} catch (error) {
 			this.failures += 1;
 			const reportAfter = this.opts.reconnect?.reportAfter ?? 3;
-			if (this.failures === reportAfter) {
+			// Waiting cannot mend a grant that needs a person: say so at the first failure.
+			const reconnect = error instanceof CrmEmailError && error.code === 'OAUTH_RECONNECT';
+			if (this.failures === reportAfter || (reconnect && this.failures === 1)) {
 				const e =
 					error instanceof CrmEmailError ? error : describeImapError(error, this.opts.credentials);
 				this.hooks.report(

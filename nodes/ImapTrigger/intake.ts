@@ -52,6 +52,9 @@ export class ImapIntake {
 	private running?: Promise<void>;
 	private again = false;
 	private pollTimer?: NodeJS.Timeout;
+	private renewTimer?: NodeJS.Timeout;
+	/** The OAuth2 token of the session nears its expiry: the next drain starts on a new session. */
+	private renewDue = false;
 	private reported = new Set<string>();
 	private readonly account: string;
 
@@ -69,6 +72,7 @@ export class ImapIntake {
 			exists: () => this.request(),
 			reconnected: () => {
 				this.reported.clear();
+				this.scheduleRenew();
 				this.request();
 			},
 			report: (error) => this.report(error),
@@ -82,6 +86,7 @@ export class ImapIntake {
 	 */
 	async start(): Promise<void> {
 		await this.connection.open();
+		this.scheduleRenew();
 		this.pollTimer = setInterval(() => this.request(), this.opts.pollIntervalMs);
 		this.request();
 	}
@@ -89,6 +94,7 @@ export class ImapIntake {
 	async stop(): Promise<void> {
 		this.stopped = true;
 		clearInterval(this.pollTimer);
+		clearTimeout(this.renewTimer);
 		// Log out first: a batch still in the workflow must not hold the connection open. Nothing
 		// is lost by cutting a fetch short; its batch was not handed over and is found again.
 		await this.connection.close();
@@ -121,7 +127,36 @@ export class ImapIntake {
 		while (this.running) await this.running;
 	}
 
+	/**
+	 * With OAuth2: a session is renewed before its token expires (Exchange Online ends a session
+	 * whose token expired; Dovecot and Gmail do not check again), between drains, so an IDLE held
+	 * for hours never runs on a dead token and no fetch is cut.
+	 */
+	private scheduleRenew(retryMs?: number): void {
+		clearTimeout(this.renewTimer);
+		const at = this.opts.credentials.oauth?.renewAt();
+		if (this.stopped || (at == null && retryMs === undefined)) return;
+		const delay = retryMs ?? Math.min(Math.max((at as number) - Date.now(), 1000), 2 ** 31 - 1);
+		this.renewTimer = setTimeout(() => {
+			this.renewDue = true;
+			this.request();
+		}, delay);
+	}
+
+	private async renewSession(): Promise<void> {
+		this.renewDue = false;
+		try {
+			await this.connection.renew();
+			this.scheduleRenew();
+		} catch (error) {
+			// The old session still serves while it lasts; a server that ends it is reconnected.
+			this.report(describeImapError(error, this.opts.credentials));
+			this.scheduleRenew(30_000);
+		}
+	}
+
 	private async drainLoop(): Promise<void> {
+		if (this.renewDue) await this.renewSession();
 		const client = this.connection.client;
 		if (!client || !client.usable) return;
 		try {

@@ -12,7 +12,8 @@ import {
 } from 'n8n-workflow';
 
 import { toNodeError } from '../shared/itemErrors';
-import { describeImapError, toImapCredentials } from '../shared/transport/imap';
+import { readImapCredentials } from '../shared/mailAuth';
+import { describeImapError } from '../shared/transport/imap';
 import type { IntakeState } from './core/cursor';
 import type { MailRecord } from './core/mail';
 import { readTriggerParameters, type TriggerParameters } from './core/options';
@@ -58,7 +59,7 @@ function staticDataStore(ctx: ITriggerFunctions): StateStore {
 }
 
 export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResponse> {
-	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
+	const credentials = await readImapCredentials(this);
 	let settings;
 	try {
 		const afterFetch = this.getNodeParameter('afterFetch', 'nothing');

@@ -8,6 +8,8 @@ import {
 
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { crmImapConnectionTest } from '../shared/imapMethods';
+import { crmOAuth2ConnectionTest } from '../shared/mailAuth';
+import { authenticationProperty } from '../shared/oauth2Description';
 import { signingNotice } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
@@ -30,16 +32,40 @@ export class CrmEmailTemplateSender implements INodeType {
 		outputNames: ['Sent', 'Not Sent', 'Failed'],
 		usableAsTool: true,
 		credentials: [
-			{ name: 'crmSmtpApi', required: true, testedBy: 'crmSmtpConnectionTest' },
+			{
+				name: 'crmSmtpApi',
+				required: true,
+				testedBy: 'crmSmtpConnectionTest',
+				displayOptions: { show: { authentication: ['password'] } },
+			},
 			{ name: 'crmEmailSigningApi', required: false, testedBy: 'crmEmailSigningTest' },
 			{
 				name: 'crmImapApi',
 				required: true,
 				testedBy: 'crmImapConnectionTest',
-				displayOptions: { show: { appendToSent: [true] } },
+				displayOptions: { show: { appendToSent: [true], authentication: ['password'] } },
+			},
+			{
+				name: 'crmMicrosoftOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['microsoftOAuth2'] } },
+			},
+			{
+				name: 'crmGoogleOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['googleOAuth2'] } },
+			},
+			{
+				name: 'crmOAuth2Api',
+				required: true,
+				testedBy: 'crmOAuth2ConnectionTest',
+				displayOptions: { show: { authentication: ['oAuth2'] } },
 			},
 		],
 		properties: [
+			authenticationProperty,
 			{
 				displayName: 'Operation',
 				name: 'operation',
@@ -316,7 +342,12 @@ export class CrmEmailTemplateSender implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { crmSmtpConnectionTest, crmImapConnectionTest, crmEmailSigningTest },
+		credentialTest: {
+			crmSmtpConnectionTest,
+			crmImapConnectionTest,
+			crmEmailSigningTest,
+			crmOAuth2ConnectionTest,
+		},
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

@@ -9,8 +9,8 @@ import { CrmEmailError } from '../shared/errors';
 import { errorJson, failedItem, toNodeError } from '../shared/itemErrors';
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
 import { nodeThreadKey } from '../shared/signingMethods';
-import { toImapCredentials } from '../shared/transport/imap';
-import { toSmtpCredentials, type SmtpCredentials } from '../shared/transport/smtp';
+import { readImapCredentials, readSmtpCredentials } from '../shared/mailAuth';
+import { type SmtpCredentials } from '../shared/transport/smtp';
 import {
 	plan,
 	release,
@@ -96,7 +96,7 @@ async function run(
 	const failed: INodeExecutionData[] = [];
 	const undelivered: Undelivered[] = [];
 	const continueOnFail = this.continueOnFail();
-	const creds: SmtpCredentials = toSmtpCredentials(await this.getCredentials('crmSmtpApi'));
+	const creds: SmtpCredentials = await readSmtpCredentials(this);
 	const key = await nodeThreadKey(this);
 	const operation = this.getNodeParameter('operation', 0) as Operation;
 	const first = this.getNodeParameter('options', 0, {}) as SenderOptions;
@@ -107,7 +107,7 @@ async function run(
 	const state = senderState(staticData);
 	const appendToSent = this.getNodeParameter('appendToSent', 0, false) === true;
 	const imapCreds = appendToSent
-		? toImapCredentials(await this.getCredentials('crmImapApi'))
+		? await readImapCredentials(this)
 		: null;
 	const delivery = new Delivery(creds, {
 		retries: Math.max(0, Number(first.retries ?? 3)),

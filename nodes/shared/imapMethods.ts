@@ -11,6 +11,7 @@ import {
 	type INodePropertyOptions,
 } from 'n8n-workflow';
 
+import { readImapCredentials } from './mailAuth';
 import {
 	describeImapError,
 	testImapCredentials,
@@ -27,7 +28,7 @@ export async function crmImapConnectionTest(
 }
 
 export async function getFolders(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-	const credentials = toImapCredentials(await this.getCredentials('crmImapApi'));
+	const credentials = await readImapCredentials(this);
 	try {
 		const folders = await withImapSession(credentials, async (client) => await client.list());
 		return folders

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 
 import { CrmEmailError, redact } from '../errors';
+import { classifyImapAuthError, type TokenSource } from '../oauth2Token';
 
 export type MailSecurity = 'tls' | 'starttls' | 'none';
 
@@ -19,11 +20,14 @@ export interface ImapCredentials {
 	password: string;
 	/** Accept a self-signed or otherwise unverifiable certificate. Off by default. */
 	allowSelfSigned?: boolean;
+	/** OAuth2 sign-in (XOAUTH2 / OAUTHBEARER) instead of the password. */
+	oauth?: TokenSource;
 }
 
 export function imapOptions(
 	creds: ImapCredentials,
 	extra: Partial<ImapFlowOptions> = {},
+	accessToken?: string,
 ): ImapFlowOptions {
 	if (!creds.host) throw new CrmEmailError('CONFIG_INVALID', 'The IMAP credential has no host');
 	return {
@@ -33,7 +37,9 @@ export function imapOptions(
 		// STARTTLS is required when chosen and never attempted with "none" (plain loopback servers).
 		doSTARTTLS:
 			creds.security === 'starttls' ? true : creds.security === 'none' ? false : undefined,
-		auth: { user: creds.user, pass: creds.password },
+		auth: accessToken
+			? { user: creds.user, accessToken }
+			: { user: creds.user, pass: creds.password },
 		// SNI takes a host name only (RFC 6066), never an IP address.
 		tls: {
 			rejectUnauthorized: !creds.allowSelfSigned,
@@ -54,22 +60,45 @@ export function imapAccount(creds: Pick<ImapCredentials, 'user' | 'host'>): stri
 
 /**
  * A connected client. imapflow also emits 'error' events besides rejecting the command: without a
- * listener they would end the process. A failed connect is closed and thrown described.
+ * listener they would end the process. A failed connect is closed and thrown described. With
+ * OAuth2, the token is refreshed first when it is about to expire, and once more (then one more
+ * sign-in) when the server refuses it; a temporary failure on the server's side never refreshes.
  */
 export async function openImapSession(
 	creds: ImapCredentials,
 	extra: Partial<ImapFlowOptions> = {},
 	onError: (error: Error) => void = () => undefined,
 ): Promise<ImapFlow> {
-	const client = new ImapFlow(imapOptions(creds, extra));
-	client.on('error', onError);
-	try {
-		await client.connect();
-	} catch (error) {
+	const attempt = async (
+		accessToken?: string,
+	): Promise<{ client: ImapFlow } | { error: unknown }> => {
+		const client = new ImapFlow(imapOptions(creds, extra, accessToken));
+		client.on('error', onError);
+		const error = await client.connect().then(
+			() => null,
+			(e: unknown) => e ?? new Error('connect failed'),
+		);
+		if (error === null) return { client };
 		client.close();
-		throw describeImapError(error, creds);
+		return { error };
+	};
+	const oauth = creds.oauth;
+	const token = oauth ? await oauth.token().catch(fail(creds)) : undefined;
+	let result = await attempt(token);
+	if ('error' in result && oauth && token && classifyImapAuthError(result.error) === 'refused') {
+		const fresh = await oauth.refresh(token).catch(fail(creds));
+		// The same token again (a credential test cannot refresh): signing in again cannot help.
+		if (fresh !== token) result = await attempt(fresh);
 	}
-	return client;
+	if ('error' in result) throw describeImapError(result.error, creds);
+	return result.client;
+}
+
+/** For `.catch`: the error described, as a rejection. */
+function fail(creds: ImapCredentials) {
+	return (error: unknown): never => {
+		throw describeImapError(error, creds);
+	};
 }
 
 /** Logs out, or closes the socket when the server cannot be told. */
@@ -114,8 +143,9 @@ export function describeImapError(
 	if (error instanceof CrmEmailError) return error;
 	const e = (error ?? {}) as ErrorLike;
 	const where = `${creds.host}:${creds.port}`;
-	const server = e.responseText ? redact(e.responseText, [creds.password]) : undefined;
-	const plain = redact(String(e.message ?? error), [creds.password]);
+	const secrets = [creds.password, ...(creds.oauth?.secrets() ?? [])];
+	const server = e.responseText ? redact(e.responseText, secrets) : undefined;
+	const plain = redact(String(e.message ?? error), secrets);
 	const code = e.code ?? '';
 	// RFC 5530: UNAVAILABLE is the server failing to check a login (its password or token store is
 	// down); imapflow flags it as authenticationFailed too, but the credential is not at fault.
@@ -123,6 +153,13 @@ export function describeImapError(
 		return new CrmEmailError(
 			'IMAP_UNAVAILABLE',
 			`The IMAP server ${where} could not check the login for user "${creds.user}" just now: a temporary failure on the server's side, not a wrong password${server ? ` (server said: ${server})` : ''}`,
+			{ host: creds.host, port: creds.port, user: creds.user, serverResponse: server },
+		);
+	}
+	if ((e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') && creds.oauth) {
+		return new CrmEmailError(
+			'IMAP_AUTH',
+			`The IMAP server ${where} refused the OAuth2 access token for user "${creds.user}" (a refreshed one is tried once before this error): check that Email Address in the credential is the mailbox the account signed in for, that IMAP is enabled for it, and that the app has the IMAP scope${server ? ` (server said: ${server})` : ''}`,
 			{ host: creds.host, port: creds.port, user: creds.user, serverResponse: server },
 		);
 	}

@@ -7,10 +7,12 @@ import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import type Mail from 'nodemailer/lib/mailer';
 
 import { parseFrom, type Mailbox } from '../addresses';
 import { CrmEmailError, redact } from '../errors';
 import { globMatch } from '../glob';
+import { classifySmtpAuthError, type TokenSource } from '../oauth2Token';
 import type { MailSecurity } from './imap';
 
 export interface SmtpCredentials {
@@ -23,6 +25,8 @@ export interface SmtpCredentials {
 	/** Lower-cased addresses or patterns (`*@example.com`) this account may send as. */
 	allowedFrom: string[];
 	defaultFrom: string;
+	/** OAuth2 sign-in (XOAUTH2) instead of the password. */
+	oauth?: TokenSource;
 }
 
 export function toSmtpCredentials(data: Record<string, unknown>): SmtpCredentials {
@@ -53,7 +57,11 @@ export function smtpOptions(
 		secure: creds.security === 'tls',
 		requireTLS: creds.security === 'starttls',
 		ignoreTLS: creds.security === 'none',
-		auth: creds.user ? { user: creds.user, pass: creds.password } : undefined,
+		auth: creds.oauth
+			? oauth2Auth(creds.user, creds.oauth)
+			: creds.user
+				? { user: creds.user, pass: creds.password }
+				: undefined,
 		tls: {
 			rejectUnauthorized: !creds.allowSelfSigned,
 			servername: isIP(creds.host) ? undefined : creds.host,
@@ -67,6 +75,31 @@ export function smtpOptions(
 	};
 }
 
+/**
+ * nodemailer asks for a token on each new connection and for a renewed one after the server
+ * refused it (then signs in once more); both come from the token source, so nodemailer never
+ * refreshes by itself (n8n would not store the new token, and a rotated refresh token would be
+ * lost).
+ */
+function oauth2Auth(user: string, oauth: TokenSource): SMTPTransport.Options['auth'] {
+	let last = '';
+	return {
+		type: 'OAuth2',
+		user,
+		provisionCallback: (_user, renew, callback) => {
+			(renew && last ? oauth.refresh(last) : oauth.token()).then(
+				(token) => {
+					last = token;
+					// nodemailer reuses a token until this moment (0: until refused).
+					callback(null, token, oauth.renewAt() ?? 0);
+				},
+				// nodemailer rewrites the code of the error it is given (to EAUTH): hand it a carrier.
+				(error: Error) => callback(Object.assign(new Error(error.message), { tokenError: error })),
+			);
+		},
+	};
+}
+
 export function createSmtpTransport(
 	creds: SmtpCredentials,
 	extra: Partial<SMTPTransport.Options> = {},
@@ -74,7 +107,12 @@ export function createSmtpTransport(
 	return nodemailer.createTransport(smtpOptions(creds, extra));
 }
 
-/** One pooled connection (or `maxConnections`) shared by every mail of an execution. */
+/**
+ * One pooled connection (or `maxConnections`) shared by every mail of an execution. With OAuth2,
+ * a send whose token was refused in one step (Microsoft 365 answers 535 at once, so nodemailer
+ * does not ask for a renewed token itself) is tried once more with a refreshed token: a refused
+ * login sent nothing.
+ */
 export function createSmtpPool(creds: SmtpCredentials, maxConnections = 1) {
 	const options: SMTPPool.Options = {
 		...(smtpOptions(creds) as SMTPPool.Options),
@@ -82,7 +120,27 @@ export function createSmtpPool(creds: SmtpCredentials, maxConnections = 1) {
 		maxConnections,
 		maxMessages: Infinity,
 	};
-	return nodemailer.createTransport(options);
+	const pool = nodemailer.createTransport(options);
+	const oauth = creds.oauth;
+	if (!oauth) return pool;
+	const send = pool.sendMail.bind(pool) as (
+		mail: Mail.Options,
+	) => Promise<SMTPPool.SentMessageInfo>;
+	pool.sendMail = (async (mail: Mail.Options) => {
+		const before = oauth.secrets().length;
+		const first = await send(mail).then(
+			(info) => ({ info }),
+			(error: unknown) => ({ error }),
+		);
+		if ('info' in first) return first.info;
+		// A token handed out during the send means nodemailer already signed in again with it.
+		if (classifySmtpAuthError(first.error) !== 'refused' || oauth.secrets().length > before)
+			throw describeSmtpError(first.error, creds);
+		const handed = oauth.secrets();
+		await oauth.refresh(handed[handed.length - 1] ?? '');
+		return await send(mail);
+	}) as typeof pool.sendMail;
+	return pool;
 }
 
 /** Whether the credential may send as this (parsed) address. An empty list allows only the default From. */
@@ -141,9 +199,11 @@ interface SmtpErrorLike {
 /** Temporary (worth retrying) or permanent, with what the server said. */
 export function describeSmtpError(error: unknown, creds: SmtpCredentials): CrmEmailError {
 	if (error instanceof CrmEmailError) return error;
+	const carried = (error as { tokenError?: unknown } | null)?.tokenError;
+	if (carried instanceof CrmEmailError) return carried;
 	const e = (error ?? {}) as SmtpErrorLike;
 	const where = `${creds.host}:${creds.port}`;
-	const secrets = [creds.password];
+	const secrets = [creds.password, ...(creds.oauth?.secrets() ?? [])];
 	const server = e.response ? redact(e.response, secrets) : undefined;
 	const plain = redact(String(e.message ?? error), secrets);
 	const code = e.code ?? '';
@@ -153,6 +213,20 @@ export function describeSmtpError(error: unknown, creds: SmtpCredentials): CrmEm
 		responseCode: e.responseCode,
 		serverResponse: server,
 	};
+	if (creds.oauth && classifySmtpAuthError(error) === 'refused') {
+		return new CrmEmailError(
+			'SMTP_AUTH',
+			`The SMTP server ${where} refused the OAuth2 access token for user "${creds.user}" (a refreshed one is tried once before this error): check that Email Address in the credential is the mailbox the account signed in for, that SMTP sign-in (SMTP AUTH) is enabled for it, and that the app has the SMTP scope${server ? ` (server said: ${server})` : ''}`,
+			details,
+		);
+	}
+	if (code === 'EAUTH' && classifySmtpAuthError(error) === 'temporary') {
+		return new CrmEmailError(
+			'SMTP_TEMPORARY',
+			`The SMTP server ${where} could not check the login for user "${creds.user}" just now: a temporary failure on the server's side${server ? ` (server said: ${server})` : ''}`,
+			details,
+		);
+	}
 	if (code === 'EAUTH' || e.responseCode === 535 || e.responseCode === 534) {
 		return new CrmEmailError(
 			'SMTP_AUTH',
@@ -222,7 +296,9 @@ export function isTemporary(error: CrmEmailError): boolean {
 		error.code === 'SMTP_TEMPORARY' ||
 		error.code === 'SMTP_CONNECTION_LOST' ||
 		error.code === 'SMTP_TIMEOUT' ||
-		error.code === 'SMTP_CONNECTION_REFUSED'
+		error.code === 'SMTP_CONNECTION_REFUSED' ||
+		// The token endpoint was down or answered 5xx; a grant that needs a person is not temporary.
+		error.code === 'OAUTH_REFRESH_FAILED'
 	);
 }
 
