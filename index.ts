@@ -33,3 +33,4 @@ export type { OutgoingMail, DeliveryOptions, Delivered } from './nodes/TemplateS
 export * from './nodes/CaseRouter/core/router';
 export * from './nodes/CaseRouter/core/assign';
 export * from './nodes/CaseRouter/core/store';
+export * from './nodes/shared/oauth2Token';
