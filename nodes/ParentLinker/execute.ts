@@ -12,10 +12,12 @@ import {
 import { ownAddressSet } from '../shared/addresses';
 import { withNodeState } from '../shared/nodeState';
 import { isCrmEmailError } from '../shared/errors';
-import { normalizeMessageId } from '../shared/threadId';
+import { normalizeMessageId, threadMessageIds } from '../shared/threadId';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
-import { ObjectThreadMemory } from './core/memory';
+import { ObjectThreadMemory, prefetchedMemory } from './core/memory';
+import { postgresStateStore, stateStoreKind } from '../shared/state/nodeStore';
+import type { LinkStore } from '../shared/state/types';
 import {
 	DEFAULT_MAPPING,
 	indexRecords,
@@ -76,13 +78,23 @@ function mapping(ctx: IExecuteFunctions): RecordMapping {
 }
 
 export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+	const size = () =>
+		Math.max(
+			0,
+			Number((this.getNodeParameter('options', 0, {}) as LinkerOptions).memorySize ?? 50_000),
+		);
+	if (stateStoreKind(this) === 'postgres')
+		return await run.call(this, await postgresStateStore(this));
+	return await withNodeState(this, async (data) => {
+		data.threads ??= {};
+		return await run.call(
+			this,
+			new ObjectThreadMemory(data.threads as Record<string, string>, size()),
+		);
+	});
 }
 
-async function run(
-	this: IExecuteFunctions,
-	staticData: IDataObject,
-): Promise<INodeExecutionData[][]> {
+async function run(this: IExecuteFunctions, store: LinkStore): Promise<INodeExecutionData[][]> {
 	const mails = this.getInputData(0);
 	const rows = this.getInputData(1).map((i) => i.json);
 	const options = this.getNodeParameter('options', 0, {}) as LinkerOptions;
@@ -95,14 +107,13 @@ async function run(
 
 	const parseOwnId = await ownMessageIdParser(this);
 	const remember = options.rememberThreads !== false;
-	let memory: ObjectThreadMemory | null = null;
-	if (remember) {
-		staticData.threads ??= {};
-		memory = new ObjectThreadMemory(
-			staticData.threads as Record<string, string>,
-			Math.max(0, Number(options.memorySize ?? 50_000)),
-		);
-	}
+	// The links these mails can use, read in one go; new ones written in one go after linking.
+	const memory = remember
+		? await prefetchedMemory(
+				store,
+				mails.flatMap((m) => threadMessageIds(m.json)),
+			)
+		: null;
 	const linkOptions: LinkOptions = {
 		mode: this.getNodeParameter('mode', 0) === 'b2c' ? 'b2c' : 'b2b',
 		typeOrder,
@@ -175,6 +186,9 @@ async function run(
 			});
 		}
 	}
-	memory?.trim();
+	if (memory) {
+		await store.putLinks(memory.added);
+		await store.trimLinks(Math.max(0, Number(options.memorySize ?? 50_000)));
+	}
 	return [linked, unknown];
 }
