@@ -72,6 +72,16 @@ export function stateStoreContract(make: () => Promise<StateStore> | StateStore)
 		assert.equal(none.assignee, null);
 	});
 
+	it('opening a case that is open already returns it: no second turn', async () => {
+		const s = await make();
+		const rr = { kind: 'roundRobin' as const, pool: 'p', members: ['a', 'b', 'c'] };
+		const lb = { kind: 'leastBusy' as const, members: ['a', 'b'], closed: [] };
+		assert.equal((await s.openCase(1, (who) => record(1, who), rr)).assignee, 'a');
+		assert.equal((await s.openCase(1, (who) => record(1, who), rr)).assignee, 'a');
+		assert.equal((await s.openCase(1, (who) => record(1, who), lb)).assignee, 'a');
+		assert.equal((await s.openCase(2, (who) => record(2, who), rr)).assignee, 'b');
+	});
+
 	it('least-busy counts open cases in the ledger; closing one frees its assignee', async () => {
 		const s = await make();
 		const lb = { kind: 'leastBusy' as const, members: ['u1', 'u2'], closed: ['closed'] };

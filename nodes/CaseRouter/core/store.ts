@@ -146,6 +146,9 @@ export class ObjectCaseStore implements CaseStore {
 		build: (assignee: string | null) => CaseRecord,
 		assignment: Assignment,
 	): Promise<CaseRecord> {
+		// Opened already (the same mail routed again): no second turn, the case as it is.
+		const existing = this.s.cases[String(number)];
+		if (existing) return existing;
 		let assignee: string | null = null;
 		if (assignment.kind === 'fixed') assignee = assignment.userId;
 		else if (assignment.kind === 'roundRobin') {

@@ -303,46 +303,46 @@ export class PostgresStateStore implements StateStore {
 		build: (assignee: string | null) => CaseRecord,
 		assignment: Assignment,
 	): Promise<CaseRecord> {
-		if (assignment.kind === 'fixed') {
-			const record = build(assignment.userId);
-			await this.putCase(record);
-			return record;
-		}
-		if (assignment.kind === 'roundRobin') {
-			if (!assignment.members.length)
-				return await this.openCase(number, build, { kind: 'fixed', userId: null });
-			// One statement, the pool's row locked: the next member after the last one, wrapping;
-			// the first when the last one is unknown or gone.
-			const rows = await this.query<{ last: string }>(
-				`INSERT INTO ${this.t('round_robin')} AS r (node, pool, last) VALUES ($1, $2, ($3::text[])[1])
-				ON CONFLICT (node, pool) DO UPDATE
-				SET last = coalesce(($3::text[])[array_position($3::text[], r.last) + 1], ($3::text[])[1])
-				RETURNING last`,
-				[this.node, assignment.pool, assignment.members],
-			);
-			const record = build(rows[0].last);
-			await this.putCase(record);
-			return record;
-		}
-		// Least-busy: counting and writing the case under one lock per node, so that two workers
-		// never both see the same member as the least busy.
 		return await this.transaction(async (c) => {
+			// Least-busy counts the ledger: one pick at a time per node, so that two workers never
+			// both see the same member as the least busy. Otherwise one case number at a time: two
+			// workers opening the same case (one mail routed twice at once) take one turn, not two.
+			const lock = assignment.kind === 'leastBusy' ? 'least-busy' : `case ${number}`;
 			await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-				`crm-email-least-busy:${this.node}`,
+				`crm-email:${this.node}|${lock}`,
 			]);
-			const r = await c.query<{ assignee: string; n: string }>(
-				`SELECT assignee, count(*) AS n FROM ${this.t('cases')}
-				WHERE node = $1 AND assignee = ANY($2) AND NOT (status = ANY($3)) GROUP BY assignee`,
-				[this.node, assignment.members, assignment.closed],
+			const existing = await c.query<{ record: CaseRecord }>(
+				`SELECT record FROM ${this.t('cases')} WHERE node = $1 AND number = $2`,
+				[this.node, number],
 			);
-			const counts = new Map(r.rows.map((row) => [row.assignee, Number(row.n)]));
-			let chosen: string | null = null;
-			let fewest = Infinity;
-			for (const id of assignment.members) {
-				const n = counts.get(id) ?? 0;
-				if (n < fewest) [chosen, fewest] = [id, n];
+			if (existing.rows.length) return existing.rows[0].record;
+			let assignee: string | null = null;
+			if (assignment.kind === 'fixed') assignee = assignment.userId;
+			else if (assignment.kind === 'roundRobin' && assignment.members.length) {
+				// The pool's row locked: the member after the last one, wrapping; the first when the
+				// last one is unknown or gone.
+				const r = await c.query<{ last: string }>(
+					`INSERT INTO ${this.t('round_robin')} AS r (node, pool, last) VALUES ($1, $2, ($3::text[])[1])
+					ON CONFLICT (node, pool) DO UPDATE
+					SET last = coalesce(($3::text[])[array_position($3::text[], r.last) + 1], ($3::text[])[1])
+					RETURNING last`,
+					[this.node, assignment.pool, assignment.members],
+				);
+				assignee = r.rows[0].last;
+			} else if (assignment.kind === 'leastBusy') {
+				const r = await c.query<{ assignee: string; n: string }>(
+					`SELECT assignee, count(*) AS n FROM ${this.t('cases')}
+					WHERE node = $1 AND assignee = ANY($2) AND NOT (status = ANY($3)) GROUP BY assignee`,
+					[this.node, assignment.members, assignment.closed],
+				);
+				const counts = new Map(r.rows.map((row) => [row.assignee, Number(row.n)]));
+				let fewest = Infinity;
+				for (const id of assignment.members) {
+					const n = counts.get(id) ?? 0;
+					if (n < fewest) [assignee, fewest] = [id, n];
+				}
 			}
-			const record = build(chosen);
+			const record = build(assignee);
 			await c.query(this.putCaseSql(), this.putCaseParams(record));
 			return record;
 		});

@@ -1,0 +1,219 @@
+/**
+ * Queue mode's contention on the PostgreSQL store, with real processes: 8 OS processes (each its
+ * own pg pool, as n8n workers) route at the same time 1,000 first mails of new threads — a
+ * quarter of them twice, by two processes at once, as a retried or rerun execution would — then
+ * 500 replies; and hammer the Sender's rate limit and one-off marks. Everything asserted exactly.
+ */
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
+
+import type { PostgresSettings } from '../../../nodes/shared/state/postgres';
+import { Postgres } from '../../../harness/postgres';
+import type { Job, Routed } from './contentionWorker';
+
+const PROCESSES = 8;
+const FIRST = 1000;
+const REPLIES = 500;
+const MEMBERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
+
+const server = new Postgres();
+let settings: PostgresSettings;
+const workers: ChildProcess[] = [];
+
+function ask(w: ChildProcess, job: Job): Promise<unknown> {
+	return new Promise((resolve, reject) => {
+		w.once('message', (m: { result?: unknown; error?: string }) =>
+			m.error ? reject(new Error(m.error)) : resolve(m.result),
+		);
+		w.send(job);
+	});
+}
+
+/** Each process's share of `jobs`, all started at once. */
+async function all<T>(jobs: Job[]): Promise<T[]> {
+	return (await Promise.all(jobs.map((job, k) => ask(workers[k], job)))) as T[];
+}
+
+before(async () => {
+	await server.start();
+	settings = { ...server.connection(), ssl: 'disable', schema: 'crm_email', tablePrefix: '' };
+	for (let k = 0; k < PROCESSES; k++) {
+		const w = fork(join(__dirname, 'contentionWorker.ts'), [], {
+			execArgv: ['--import', 'tsx'],
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+		});
+		await new Promise((resolve) => w.once('message', resolve));
+		workers.push(w);
+	}
+});
+
+after(async () => {
+	await Promise.all(
+		workers.map(
+			(w) =>
+				new Promise((resolve) => {
+					w.once('exit', resolve);
+					w.send({ kind: 'exit' });
+				}),
+		),
+	);
+	await server.destroy();
+});
+
+async function sql<R>(text: string, params: unknown[] = []): Promise<R[]> {
+	const c = new Client(server.connection());
+	await c.connect();
+	try {
+		return (await c.query(text, params)).rows as R[];
+	} finally {
+		await c.end();
+	}
+}
+
+const firstMail = (i: number) => ({
+	messageId: `<first-${i}@customer.example>`,
+	subject: `Problem ${i}`,
+	date: '2026-01-02T03:04:05.000Z',
+	from: { address: `customer${i}@customer.example` },
+	headers: {},
+});
+
+const replyMail = (j: number) => ({
+	messageId: `<reply-${j}@customer.example>`,
+	inReplyTo: `<first-${j * 2}@customer.example>`,
+	subject: `Re: Problem ${j * 2}`,
+	date: '2026-01-02T05:00:00.000Z',
+	from: { address: `customer${j * 2}@customer.example` },
+	headers: {},
+});
+
+/** Mails spread over the processes in turn; `twice` also go to the next process, side by side. */
+function spread<M>(mails: M[], twice: (i: number) => boolean): M[][] {
+	const lists: M[][] = Array.from({ length: PROCESSES }, () => []);
+	mails.forEach((m, i) => {
+		lists[i % PROCESSES].push(m);
+		if (twice(i)) lists[(i + 1) % PROCESSES].push(m);
+	});
+	return lists;
+}
+
+describe('8 processes on one PostgreSQL store', { timeout: 600_000 }, () => {
+	it('1,000 first mails (250 routed twice at once) and 500 replies: exact numbers', async () => {
+		const node = 'wf:contention-rr';
+		const strategy = { kind: 'roundRobin' as const, members: MEMBERS.map((id) => ({ id })) };
+		const firsts = Array.from({ length: FIRST }, (_, i) => firstMail(i));
+		const routed = (
+			await all<Routed[]>(
+				spread(firsts, (i) => i % 4 === 0).map((mails) => ({
+					kind: 'route',
+					settings,
+					node,
+					strategy,
+					mails,
+				})),
+			)
+		).flat();
+		assert.equal(routed.length, FIRST + FIRST / 4);
+		assert.ok(routed.every((r) => r.route === 'newCase'));
+		// One case per mail: a mail routed twice got the same case (and assignee) both times.
+		const caseOf = new Map<string, Routed>();
+		for (const r of routed) {
+			const before = caseOf.get(r.messageId);
+			if (before) assert.deepEqual([r.number, r.assignee], [before.number, before.assignee]);
+			else caseOf.set(r.messageId, r);
+		}
+		assert.equal(caseOf.size, FIRST);
+		const numbers = [...caseOf.values()].map((r) => r.number);
+		assert.equal(new Set(numbers).size, FIRST, 'every case number unique');
+		const cases = await sql<{ n: string }>(
+			'SELECT count(*) AS n FROM crm_email.cases WHERE node = $1',
+			[node],
+		);
+		assert.equal(Number(cases[0].n), FIRST, 'no case without its mail');
+		// Round-robin: the turns went round evenly.
+		const perMember = await sql<{ assignee: string; n: string }>(
+			'SELECT assignee, count(*) AS n FROM crm_email.cases WHERE node = $1 GROUP BY assignee',
+			[node],
+		);
+		const counts = perMember.map((r) => Number(r.n));
+		assert.equal(perMember.length, MEMBERS.length);
+		assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `spread ${counts.join(',')}`);
+		// At most one acknowledgement per mail, and one for each.
+		assert.equal(routed.filter((r) => r.acked).length, FIRST);
+		assert.equal(new Set(routed.filter((r) => r.acked).map((r) => r.messageId)).size, FIRST);
+
+		const replies = Array.from({ length: REPLIES }, (_, j) => replyMail(j));
+		const followUps = (
+			await all<Routed[]>(
+				spread(replies, () => false).map((mails) => ({
+					kind: 'route',
+					settings,
+					node,
+					strategy,
+					mails,
+				})),
+			)
+		).flat();
+		assert.equal(followUps.length, REPLIES);
+		for (const r of followUps) {
+			const j = Number(/reply-(\d+)@/.exec(r.messageId)![1]);
+			assert.equal(r.route, 'followUp', r.messageId);
+			assert.equal(r.number, caseOf.get(`<first-${j * 2}@customer.example>`)!.number, r.messageId);
+			assert.equal(r.acked, false);
+		}
+		const after = await sql<{ n: string }>(
+			'SELECT count(*) AS n FROM crm_email.cases WHERE node = $1',
+			[node],
+		);
+		assert.equal(Number(after[0].n), FIRST, 'replies open no case');
+	});
+
+	it('least-busy: 400 new cases over 5 members, counted exactly', async () => {
+		const node = 'wf:contention-lb';
+		const members = MEMBERS.slice(0, 5);
+		const mails = Array.from({ length: 400 }, (_, i) => ({
+			...firstMail(i),
+			messageId: `<lb-${i}@c>`,
+		}));
+		const routed = (
+			await all<Routed[]>(
+				spread(mails, () => false).map((m) => ({
+					kind: 'route',
+					settings,
+					node,
+					strategy: { kind: 'leastBusy', members: members.map((id) => ({ id })) },
+					mails: m,
+				})),
+			)
+		).flat();
+		const got = new Map<string, number>();
+		for (const r of routed) got.set(r.assignee!, (got.get(r.assignee!) ?? 0) + 1);
+		assert.deepEqual(
+			members.map((m) => got.get(m)),
+			members.map(() => 80),
+		);
+	});
+
+	it('rate limit and one-off marks: exactly as many as allowed', async () => {
+		const node = 'wf:contention-sender';
+		const recipients = Array.from({ length: 20 }, (_, i) => `r${i}@customer.example`);
+		const allowed = await all<Record<string, number>>(
+			workers.map(() => ({ kind: 'rate', settings, node, recipients, attempts: 6, max: 5 })),
+		);
+		for (const r of recipients)
+			assert.equal(
+				allowed.reduce((sum, a) => sum + (a[r] ?? 0), 0),
+				5,
+				`replies to ${r}`,
+			);
+		const keys = Array.from({ length: 200 }, (_, i) => `welcome|k${i}@customer.example`);
+		const marked = await all<number>(workers.map(() => ({ kind: 'oneOff', settings, node, keys })));
+		assert.equal(
+			marked.reduce((a, b) => a + b, 0),
+			keys.length,
+		);
+	});
+});
