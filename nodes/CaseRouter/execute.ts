@@ -18,7 +18,7 @@ import { ownMessageIdParser } from '../shared/signingMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
 import { routeMail, updateCase, type JoinPolicy, type RouterConfig } from './core/router';
 import { highestCaseNumber, ObjectCaseStore, type CaseStore } from './core/store';
-import { postgresStateStore, stateStoreKind } from '../shared/state/nodeStore';
+import { stateStoreKind, withPostgresStore } from '../shared/state/nodeStore';
 
 interface RouterOptions {
 	tagPattern?: string;
@@ -97,7 +97,7 @@ function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | nu
 
 export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	if (stateStoreKind(this) === 'postgres')
-		return await run.call(this, await postgresStateStore(this));
+		return await withPostgresStore(this, async (store) => await run.call(this, store));
 	return await withNodeState(this, async (data, state) => {
 		const store = new ObjectCaseStore(
 			data,

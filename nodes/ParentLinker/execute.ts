@@ -16,7 +16,7 @@ import { normalizeMessageId, threadMessageIds } from '../shared/threadId';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
 import { ObjectThreadMemory, prefetchedMemory } from './core/memory';
-import { postgresStateStore, stateStoreKind } from '../shared/state/nodeStore';
+import { stateStoreKind, withPostgresStore } from '../shared/state/nodeStore';
 import type { LinkStore } from '../shared/state/types';
 import {
 	DEFAULT_MAPPING,
@@ -78,19 +78,13 @@ function mapping(ctx: IExecuteFunctions): RecordMapping {
 }
 
 export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	const size = () =>
-		Math.max(
-			0,
-			Number((this.getNodeParameter('options', 0, {}) as LinkerOptions).memorySize ?? 50_000),
-		);
 	if (stateStoreKind(this) === 'postgres')
-		return await run.call(this, await postgresStateStore(this));
+		return await withPostgresStore(this, async (store) => await run.call(this, store));
 	return await withNodeState(this, async (data) => {
 		data.threads ??= {};
-		return await run.call(
-			this,
-			new ObjectThreadMemory(data.threads as Record<string, string>, size()),
-		);
+		// Bounded by run's trimLinks (Memory Size), not by the memory's own limit.
+		const memory = new ObjectThreadMemory(data.threads as Record<string, string>, Infinity);
+		return await run.call(this, memory);
 	});
 }
 

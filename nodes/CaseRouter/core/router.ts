@@ -272,14 +272,8 @@ export async function routeMail(
 			}
 			record = { ...record, updatedAt: c.now };
 			await store.putCase(record);
-			if (messageId) {
-				await store.linkMessage(messageId, record.number);
-				await store.recordRoute(messageId, {
-					number: record.number,
-					route: 'followUp',
-					fingerprint,
-				});
-			}
+			// Routed again, a follow-up finds its case the same way: only new cases need recording.
+			if (messageId) await store.linkMessage(messageId, record.number);
 			return { route: 'followUp', reason, case: { ...record, isNew: false } };
 		}
 	}

@@ -2,7 +2,6 @@
  * n8n glue of the state stores: the State Store parameter, the PostgreSQL credential's settings,
  * its credential test, and the store of the executing node.
  */
-import { createHash } from 'node:crypto';
 import type {
 	ICredentialDataDecryptedObject,
 	ICredentialsDecrypted,
@@ -12,6 +11,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { toNodeError } from '../itemErrors';
+import { nodeKey } from '../nodeState';
 import { PostgresStateStore, type PostgresSettings } from './postgres';
 
 export const POSTGRES_CREDENTIAL = 'crmEmailPostgresApi';
@@ -59,20 +60,21 @@ export function stateStoreKind(ctx: IExecuteFunctions): StateStoreKind {
 	return ctx.getNodeParameter('stateStore', 0, 'instance') === 'postgres' ? 'postgres' : 'instance';
 }
 
-/** The key of a node's state: its workflow and its id (kept when the node is renamed). */
-export function nodeScope(ctx: IExecuteFunctions): string {
-	const node = ctx.getNode();
-	const key = createHash('sha256')
-		.update(node.id || node.name)
-		.digest('hex')
-		.slice(0, 16);
-	return `${ctx.getWorkflow().id ?? 'unsaved'}:${key}`;
-}
-
-/** The executing node's PostgreSQL store (its credential's database). */
-export async function postgresStateStore(ctx: IExecuteFunctions): Promise<PostgresStateStore> {
-	const settings = postgresSettings(await ctx.getCredentials(POSTGRES_CREDENTIAL));
-	return new PostgresStateStore(settings, nodeScope(ctx));
+/**
+ * Runs `fn` with the executing node's PostgreSQL store (its credential's database, rows of this
+ * workflow and node). A store failure outside the items' own handling fails the execution.
+ */
+export async function withPostgresStore<T>(
+	ctx: IExecuteFunctions,
+	fn: (store: PostgresStateStore) => Promise<T>,
+): Promise<T> {
+	try {
+		const settings = postgresSettings(await ctx.getCredentials(POSTGRES_CREDENTIAL));
+		const node = `${ctx.getWorkflow().id ?? 'unsaved'}:${nodeKey(ctx)}`;
+		return await fn(new PostgresStateStore(settings, node));
+	} catch (error) {
+		throw toNodeError(ctx, error);
+	}
 }
 
 /** Connects, and creates or migrates the tables: what the nodes will do on first use. */

@@ -25,11 +25,24 @@ const workers: ChildProcess[] = [];
 
 function ask(w: ChildProcess, job: Job): Promise<unknown> {
 	return new Promise((resolve, reject) => {
-		w.once('message', (m: { result?: unknown; error?: string }) =>
-			m.error ? reject(new Error(m.error)) : resolve(m.result),
-		);
+		const onMessage = (m: { result?: unknown; error?: string; progress?: number }) => {
+			if (m.progress !== undefined) return;
+			w.off('message', onMessage);
+			if (m.error) reject(new Error(m.error));
+			else resolve(m.result);
+		};
+		w.on('message', onMessage);
 		w.send(job);
 	});
+}
+
+async function startWorker(): Promise<ChildProcess> {
+	const w = fork(join(__dirname, 'contentionWorker.ts'), [], {
+		execArgv: ['--import', 'tsx'],
+		stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+	});
+	await new Promise((resolve) => w.once('message', resolve));
+	return w;
 }
 
 /** Each process's share of `jobs`, all started at once. */
@@ -40,14 +53,7 @@ async function all<T>(jobs: Job[]): Promise<T[]> {
 before(async () => {
 	await server.start();
 	settings = { ...server.connection(), ssl: 'disable', schema: 'crm_email', tablePrefix: '' };
-	for (let k = 0; k < PROCESSES; k++) {
-		const w = fork(join(__dirname, 'contentionWorker.ts'), [], {
-			execArgv: ['--import', 'tsx'],
-			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-		});
-		await new Promise((resolve) => w.once('message', resolve));
-		workers.push(w);
-	}
+	for (let k = 0; k < PROCESSES; k++) workers.push(await startWorker());
 });
 
 after(async () => {
@@ -215,5 +221,48 @@ describe('8 processes on one PostgreSQL store', { timeout: 600_000 }, () => {
 			marked.reduce((a, b) => a + b, 0),
 			keys.length,
 		);
+	});
+
+	it('a worker killed midway: its rerun loses no mail and duplicates no case', async () => {
+		const node = 'wf:contention-kill';
+		const strategy = { kind: 'roundRobin' as const, members: MEMBERS.map((id) => ({ id })) };
+		const mails = Array.from({ length: 300 }, (_, i) => ({
+			...firstMail(i),
+			messageId: `<kill-${i}@c>`,
+		}));
+		const doomed = await startWorker();
+		const killed = new Promise<void>((resolve) => {
+			doomed.on('message', (m: { progress?: number }) => {
+				if ((m.progress ?? 0) >= 100) doomed.kill('SIGKILL');
+			});
+			doomed.once('exit', () => resolve());
+		});
+		doomed.send({ kind: 'route', settings, node, strategy, mails, progressEvery: 10 });
+		await killed;
+		const done = await sql<{ n: string }>(
+			'SELECT count(*) AS n FROM crm_email.routed WHERE node = $1',
+			[node],
+		);
+		assert.ok(Number(done[0].n) >= 100 && Number(done[0].n) < 300, `killed after ${done[0].n}`);
+		// The rerun (n8n retries the execution on another worker) routes all 300 again.
+		const rerun = (await ask(workers[0], {
+			kind: 'route',
+			settings,
+			node,
+			strategy,
+			mails,
+		})) as Routed[];
+		assert.equal(new Set(rerun.map((r) => r.number)).size, 300, 'one case per mail');
+		const rows = await sql<{ n: string; numbers: string }>(
+			'SELECT count(*) AS n, count(DISTINCT number) AS numbers FROM crm_email.cases WHERE node = $1',
+			[node],
+		);
+		assert.deepEqual([Number(rows[0].n), Number(rows[0].numbers)], [300, 300]);
+		const perMember = await sql<{ n: string }>(
+			'SELECT count(*) AS n FROM crm_email.cases WHERE node = $1 GROUP BY assignee',
+			[node],
+		);
+		const counts = perMember.map((r) => Number(r.n));
+		assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `spread ${counts.join(',')}`);
 	});
 });

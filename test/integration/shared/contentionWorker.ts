@@ -18,6 +18,8 @@ export type Job =
 			node: string;
 			strategy: Strategy;
 			mails: Array<Record<string, unknown>>;
+			/** Says how many mails are done after each this many (for the test to kill it midway). */
+			progressEvery?: number;
 	  }
 	| {
 			kind: 'rate';
@@ -77,6 +79,8 @@ async function run(job: Exclude<Job, { kind: 'exit' }>): Promise<unknown> {
 				assignee: r.case?.assignee ?? null,
 				acked,
 			});
+			if (job.progressEvery && out.length % job.progressEvery === 0)
+				process.send!({ progress: out.length });
 		}
 		return out;
 	}
