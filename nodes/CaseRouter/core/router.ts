@@ -211,9 +211,8 @@ export async function routeMail(
 		participants: people.slice(0, MAX_PARTICIPANTS),
 	});
 
-	const fingerprint = mailFingerprint(mail);
 	const before = messageId ? await store.routedMail(messageId) : undefined;
-	const again = before?.fingerprint === fingerprint ? before : undefined;
+	const again = before && before.fingerprint === mailFingerprint(mail) ? before : undefined;
 	if (again) {
 		const record = await store.getCase(again.number);
 		if (record)
@@ -288,6 +287,7 @@ export async function routeMail(
 	if (messageId) {
 		// Recorded before the case is written: a rerun after a crash in between opens this number,
 		// and of two workers routing the same mail at once both open the one recorded first.
+		const fingerprint = mailFingerprint(mail);
 		const recorded = await store.recordRoute(messageId, { number, route: 'newCase', fingerprint });
 		if (recorded.fingerprint === fingerprint && recorded.route === 'newCase')
 			number = recorded.number;

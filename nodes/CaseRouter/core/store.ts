@@ -202,14 +202,21 @@ export class ObjectCaseStore implements CaseStore {
 				gone.add(c.number);
 			}
 		}
-		capOldest(this.s.threads, retention.maxThreads, (n) => gone.has(n));
-		capOldest(this.s.routed, retention.maxThreads, (v) => gone.has(Number(v.split('|')[0])));
+		const dropped = gone.size > 0;
+		capOldest(this.s.threads, retention.maxThreads, dropped ? (n) => gone.has(n) : null);
+		capOldest(
+			this.s.routed,
+			retention.maxThreads,
+			dropped ? (v) => gone.has(Number(v.slice(0, v.indexOf('|')))) : null,
+		);
 	}
 }
 
 /** Drops the oldest entries beyond `max` (insertion order) and those `drop` names. */
-function capOldest<V>(map: Record<string, V>, max: number, drop: (v: V) => boolean): void {
+function capOldest<V>(map: Record<string, V>, max: number, drop: ((v: V) => boolean) | null): void {
 	const keys = Object.keys(map);
 	const excess = keys.length - max;
-	for (let i = 0; i < keys.length; i++) if (i < excess || drop(map[keys[i]])) delete map[keys[i]];
+	// Most executions drop nothing: no pass over the map then.
+	if (excess <= 0 && !drop) return;
+	for (let i = 0; i < keys.length; i++) if (i < excess || drop?.(map[keys[i]])) delete map[keys[i]];
 }
