@@ -2,8 +2,8 @@
 // Runs every test tier with node's test runner: unit (pure cores), node (n8n glue with a fake
 // context), integration (real Dovecot on 127.0.0.1, real SMTP server on loopback), n8n (the
 // shipped workflows in a real, pinned n8n; installed once into ~/.cache/crm-email-n8n, which
-// takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot (for
-// integration and n8n) and Chromium (for n8n) are installed first when missing
+// takes about 6 minutes the first time; its editor test uses Debian's chromium). Dovecot and
+// PostgreSQL (for integration and n8n) and Chromium (for n8n) are installed first when missing
 // (harness/debian.ts); the package is
 // built before the n8n tier, which packs it and installs the tarball into n8n as a user does.
 //   node scripts/test.mjs [unit|node|integration|n8n ...]
@@ -28,9 +28,12 @@ function files(dir) {
 
 // The harness is TypeScript; this runner stays plain Node so `node scripts/test.mjs` needs no flags.
 const { ensureDebianPackage } = await tsImport('../harness/debian.ts', import.meta.url);
+const { ensurePostgres } = await tsImport('../harness/postgres.ts', import.meta.url);
 try {
-	if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n')))
+	if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n'))) {
 		ensureDebianPackage('dovecot', 'dovecot-imapd', 'the real-server tests');
+		ensurePostgres();
+	}
 	if (tiers.some((t) => t.endsWith('n8n')) && !process.env.CRM_EMAIL_CHROMIUM)
 		ensureDebianPackage('chromium', 'chromium', 'the editor tests');
 } catch (error) {

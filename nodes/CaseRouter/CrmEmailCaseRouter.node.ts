@@ -8,6 +8,7 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
+import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeRouter } from './execute';
 
@@ -35,6 +36,12 @@ export class CrmEmailCaseRouter implements INodeType {
 				required: false,
 				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { operation: ['route'], threadIds: ['verify'] } },
+			},
+			{
+				name: 'crmEmailPostgresApi',
+				required: true,
+				testedBy: 'crmEmailPostgresTest',
+				displayOptions: { show: { stateStore: ['postgres'] } },
 			},
 		],
 		properties: [
@@ -193,6 +200,7 @@ export class CrmEmailCaseRouter implements INodeType {
 			},
 			threadIdsProperty(route),
 			signingNotice(verify),
+			stateStoreProperty,
 			{
 				displayName: 'Case Number',
 				name: 'caseNumber',
@@ -304,7 +312,7 @@ export class CrmEmailCaseRouter implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmEmailSigningTest } };
+	methods = { credentialTest: { crmEmailSigningTest, crmEmailPostgresTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeRouter.call(this);

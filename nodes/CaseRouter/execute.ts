@@ -1,7 +1,7 @@
 /**
  * n8n glue of the Case Router: reads the settings once, routes items in order against the store
- * (the node's state), or updates cases (operation "Update Case"). A failed item goes to the last
- * output, Failed.
+ * (the node's state on this n8n instance, or PostgreSQL), or updates cases (operation "Update
+ * Case"). A failed item goes to the last output, Failed.
  */
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
@@ -13,7 +13,8 @@ import { compileRegex } from '../shared/safeRegex';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { parseMembers, type Member, type Strategy } from './core/assign';
 import { routeMail, updateCase, type JoinPolicy, type RouterConfig } from './core/router';
-import { highestCaseNumber, ObjectCaseStore } from './core/store';
+import { highestCaseNumber, ObjectCaseStore, type CaseStore } from './core/store';
+import { stateStoreKind, withPostgresStore } from '../shared/state/nodeStore';
 
 interface RouterOptions {
 	tagPattern?: string;
@@ -75,6 +76,8 @@ function openCounts(ctx: IExecuteFunctions, i: number): Map<string, number> | nu
 }
 
 export async function executeRouter(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	if (stateStoreKind(this) === 'postgres')
+		return await withPostgresStore(this, async (store) => await run.call(this, store));
 	return await withNodeState(this, async (data, state) => {
 		const store = new ObjectCaseStore(
 			data,
@@ -104,10 +107,7 @@ function stateWarning(state: NodeStateHandle, store: ObjectCaseStore): string | 
 	return null;
 }
 
-async function run(
-	this: IExecuteFunctions,
-	store: ObjectCaseStore,
-): Promise<INodeExecutionData[][]> {
+async function run(this: IExecuteFunctions, store: CaseStore): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const options = this.getNodeParameter('options', 0, {}) as RouterOptions;
 	const closed = new Set(
@@ -157,14 +157,6 @@ async function run(
 	}
 	const parseOwnId = await ownMessageIdParser(this);
 	const own = ownAddressSet(options.ownAddresses ?? '');
-	// Least-busy over the ledger: count open cases once per execution, not once per new case.
-	let ledgerCounts: Map<string, number> | null = null;
-	const countsFor = async (i: number) => {
-		const given = openCounts(this, i);
-		if (given || this.getNodeParameter('assignment', i) !== 'leastBusy') return given;
-		ledgerCounts ??= await store.openCounts(closed);
-		return ledgerCounts;
-	};
 	const outputs: Record<'newCase' | 'followUp' | 'ignored', INodeExecutionData[]> = {
 		newCase: [],
 		followUp: [],
@@ -183,7 +175,7 @@ async function run(
 				own,
 				team: String(this.getNodeParameter('team', i, '')).trim() || null,
 				strategy: strategy(this, i),
-				openCounts: await countsFor(i),
+				openCounts: openCounts(this, i),
 				parseOwnId,
 				now,
 			};
@@ -202,7 +194,7 @@ async function run(
 			failed.push(failedItem(this, item, i, error));
 		}
 	}
-	store.prune(
+	await store.prune(
 		now,
 		{
 			closedMs: Math.max(0, Number(options.retentionDays ?? 90)) * DAY,

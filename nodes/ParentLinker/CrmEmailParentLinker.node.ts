@@ -8,6 +8,7 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
+import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeLinker } from './execute';
 
@@ -35,6 +36,12 @@ export class CrmEmailParentLinker implements INodeType {
 				required: false,
 				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { threadIds: ['verify'] } },
+			},
+			{
+				name: 'crmEmailPostgresApi',
+				required: true,
+				testedBy: 'crmEmailPostgresTest',
+				displayOptions: { show: { stateStore: ['postgres'] } },
 			},
 		],
 		properties: [
@@ -127,6 +134,7 @@ export class CrmEmailParentLinker implements INodeType {
 			},
 			threadIdsProperty(),
 			signingNotice(verify),
+			stateStoreProperty,
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -163,7 +171,7 @@ export class CrmEmailParentLinker implements INodeType {
 		],
 	};
 
-	methods = { credentialTest: { crmEmailSigningTest } };
+	methods = { credentialTest: { crmEmailSigningTest, crmEmailPostgresTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await executeLinker.call(this);

@@ -8,10 +8,12 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import { ownAddressSet } from '../shared/addresses';
 import { failedItem, toNodeError } from '../shared/itemErrors';
 import { withNodeState } from '../shared/nodeState';
-import { normalizeMessageId } from '../shared/threadId';
+import { normalizeMessageId, threadMessageIds } from '../shared/threadId';
 import { ownMessageIdParser } from '../shared/signingMethods';
 import { linkMail, wanted, type LinkOptions } from './core/link';
-import { ObjectThreadMemory } from './core/memory';
+import { ObjectThreadMemory, prefetchedMemory } from './core/memory';
+import { stateStoreKind, withPostgresStore } from '../shared/state/nodeStore';
+import type { LinkStore } from '../shared/state/types';
 import {
 	DEFAULT_MAPPING,
 	indexRecords,
@@ -72,13 +74,17 @@ function mapping(ctx: IExecuteFunctions): RecordMapping {
 }
 
 export async function executeLinker(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	return await withNodeState(this, async (staticData) => await run.call(this, staticData));
+	if (stateStoreKind(this) === 'postgres')
+		return await withPostgresStore(this, async (store) => await run.call(this, store));
+	return await withNodeState(this, async (data) => {
+		data.threads ??= {};
+		// Bounded by run's trimLinks (Memory Size), not by the memory's own limit.
+		const memory = new ObjectThreadMemory(data.threads as Record<string, string>, Infinity);
+		return await run.call(this, memory);
+	});
 }
 
-async function run(
-	this: IExecuteFunctions,
-	staticData: IDataObject,
-): Promise<INodeExecutionData[][]> {
+async function run(this: IExecuteFunctions, store: LinkStore): Promise<INodeExecutionData[][]> {
 	const mails = this.getInputData(0);
 	const rows = this.getInputData(1).map((i) => i.json);
 	const options = this.getNodeParameter('options', 0, {}) as LinkerOptions;
@@ -91,14 +97,13 @@ async function run(
 
 	const parseOwnId = await ownMessageIdParser(this);
 	const remember = options.rememberThreads !== false;
-	let memory: ObjectThreadMemory | null = null;
-	if (remember) {
-		staticData.threads ??= {};
-		memory = new ObjectThreadMemory(
-			staticData.threads as Record<string, string>,
-			Math.max(0, Number(options.memorySize ?? 50_000)),
-		);
-	}
+	// The links these mails can use, read in one go; new ones written in one go after linking.
+	const memory = remember
+		? await prefetchedMemory(
+				store,
+				mails.flatMap((m) => threadMessageIds(m.json)),
+			)
+		: null;
 	const linkOptions: LinkOptions = {
 		mode: this.getNodeParameter('mode', 0) === 'b2c' ? 'b2c' : 'b2b',
 		typeOrder,
@@ -164,6 +169,9 @@ async function run(
 			failed.push(failedItem(this, item, i, error));
 		}
 	}
-	memory?.trim();
+	if (memory) {
+		await store.putLinks(memory.added);
+		await store.trimLinks(Math.max(0, Number(options.memorySize ?? 50_000)));
+	}
 	return [linked, unknown, failed];
 }

@@ -7,9 +7,9 @@
  *
  * So production executions keep node state in a JSON file per workflow and node, in n8n's user
  * folder, read and written under an in-process lock: executions of one n8n process are serialized
- * per node (better than static data's last-writer-wins). Queue mode with several workers would need
- * a shared store (see the Case Router's CaseStore). Manual executions use static data, which n8n
- * does not keep for them anyway.
+ * per node (better than static data's last-writer-wins): the "This Instance" state store. Several
+ * processes (queue mode's workers) need the PostgreSQL store (see state/). Manual executions use
+ * static data, which n8n does not keep for them anyway.
  *
  * State is never reset behind the admin's back: a file that cannot be read fails the execution and
  * is left alone; only a file that reads but is not a JSON object counts as damaged (set aside, with
@@ -52,14 +52,18 @@ export function stateDirectory(): string {
 	);
 }
 
-function stateFile(ctx: IExecuteFunctions): string {
-	const workflow = ctx.getWorkflow().id ?? 'unsaved';
+/** Names a node's state in any store: its id (kept when the node is renamed), hashed. */
+export function nodeKey(ctx: IExecuteFunctions): string {
 	const node = ctx.getNode();
-	const key = createHash('sha256')
+	return createHash('sha256')
 		.update(node.id || node.name)
 		.digest('hex')
 		.slice(0, 16);
-	return join(stateDirectory(), `${String(workflow).replace(/[^\w-]/g, '_')}-${key}.json`);
+}
+
+function stateFile(ctx: IExecuteFunctions): string {
+	const workflow = ctx.getWorkflow().id ?? 'unsaved';
+	return join(stateDirectory(), `${String(workflow).replace(/[^\w-]/g, '_')}-${nodeKey(ctx)}.json`);
 }
 
 /**

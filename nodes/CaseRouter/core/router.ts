@@ -12,6 +12,8 @@
  * Items are routed in order against the store, so two mails of one new thread in one batch make
  * one case.
  */
+import { createHash } from 'node:crypto';
+
 import {
 	addressOf,
 	automatedReason,
@@ -21,7 +23,8 @@ import {
 } from '../../shared/mailItem';
 import { execRegex } from '../../shared/safeRegex';
 import { normalizeMessageId, threadMessageIds, type ThreadRef } from '../../shared/threadId';
-import { eligible, leastBusy, roundRobin, type Strategy } from './assign';
+import type { Assignment } from '../../shared/state/types';
+import { eligible, leastBusy, type Strategy } from './assign';
 import type { CaseRecord, CaseStore } from './store';
 
 export interface RouterConfig {
@@ -158,35 +161,36 @@ function findByTag(subject: string, c: RouterConfig): number | null {
 	return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
-async function assign(store: CaseStore, c: RouterConfig): Promise<string | null> {
+/** Who gets a new case: decided here from given counts, or by the store (ledger, round-robin). */
+function assignment(c: RouterConfig): Assignment {
 	const s = c.strategy;
-	if (s.kind === 'none') return null;
-	if (s.kind === 'direct') return s.userId || null;
+	if (s.kind === 'none') return { kind: 'fixed', userId: null };
+	if (s.kind === 'direct') return { kind: 'fixed', userId: s.userId || null };
 	const members = eligible(s.members, s.role);
-	if (s.kind === 'roundRobin') {
-		const pool = `${c.team ?? ''}|${s.role ?? ''}`;
-		const next = roundRobin(members, await store.lastAssignee(pool));
-		if (next) await store.setLastAssignee(pool, next.id);
-		return next?.id ?? null;
-	}
-	const counts = c.openCounts ?? (await store.openCounts(c.closed));
-	const chosen = leastBusy(members, counts);
-	// The counts may be shared by the items of one execution: keep them true as cases are opened.
-	if (chosen) counts.set(chosen.id, (counts.get(chosen.id) ?? 0) + 1);
-	return chosen?.id ?? null;
+	if (s.kind === 'roundRobin')
+		return {
+			kind: 'roundRobin',
+			pool: `${c.team ?? ''}|${s.role ?? ''}`,
+			members: members.map((m) => m.id),
+		};
+	if (!c.openCounts)
+		return { kind: 'leastBusy', members: members.map((m) => m.id), closed: [...c.closed] };
+	const chosen = leastBusy(members, c.openCounts);
+	// The counts are shared by the items of one execution: keep them true as cases are opened.
+	if (chosen) c.openCounts.set(chosen.id, (c.openCounts.get(chosen.id) ?? 0) + 1);
+	return { kind: 'fixed', userId: chosen?.id ?? null };
 }
 
 /**
- * Remembers which case a Message-ID belongs to — unless it names another case already: a mail
- * that reuses a customer's Message-ID must not redirect the customer's later replies.
+ * What tells a mail from another one that reuses its Message-ID: routing the same mail again (a
+ * Retry, a rerun after a crash) returns its case; a stranger's mail carrying a customer's
+ * Message-ID is routed on its own merits and never handed the customer's case.
  */
-async function linkIfNew(
-	store: CaseStore,
-	messageId: string | null,
-	number: number,
-): Promise<void> {
-	if (messageId && (await store.caseForMessage(messageId)) === undefined)
-		await store.linkMessage(messageId, number);
+export function mailFingerprint(mail: RoutableMail): string {
+	return createHash('sha256')
+		.update(JSON.stringify([fromAddress(mail), str(mail.subject), str(mail.date)]))
+		.digest('base64url')
+		.slice(0, 16);
 }
 
 export async function routeMail(
@@ -216,6 +220,19 @@ export async function routeMail(
 		updatedAt: c.now,
 		participants: people.slice(0, MAX_PARTICIPANTS),
 	});
+
+	const before = messageId ? await store.routedMail(messageId) : undefined;
+	const again = before && before.fingerprint === mailFingerprint(mail) ? before : undefined;
+	if (again) {
+		const record = await store.getCase(again.number);
+		if (record)
+			return {
+				route: again.route,
+				reason: `routed before to case ${again.number} (same mail again, e.g. a retried execution)`,
+				case: { ...record, isNew: again.route === 'newCase' },
+			};
+		// Its number was handed out but the case not written (a crash in between): open it now.
+	}
 
 	let found = await findByThread(mail, store, c);
 	let unknownTag: number | null = null;
@@ -264,7 +281,8 @@ export async function routeMail(
 			}
 			record = { ...record, updatedAt: c.now };
 			await store.putCase(record);
-			await linkIfNew(store, messageId, record.number);
+			// Routed again, a follow-up finds its case the same way: only new cases need recording.
+			if (messageId) await store.linkMessage(messageId, record.number);
 			return {
 				route: 'followUp',
 				reason,
@@ -279,11 +297,21 @@ export async function routeMail(
 			case: null,
 		};
 
-	const number = await store.nextNumber();
-	const assignee = await assign(store, c);
-	const record = newRecord(number, assignee);
-	await store.putCase(record);
-	await linkIfNew(store, messageId, number);
+	let number = again?.route === 'newCase' ? again.number : await store.nextNumber();
+	if (messageId) {
+		// Recorded before the case is written: a rerun after a crash in between opens this number,
+		// and of two workers routing the same mail at once both open the one recorded first.
+		const fingerprint = mailFingerprint(mail);
+		const recorded = await store.recordRoute(messageId, { number, route: 'newCase', fingerprint });
+		if (recorded.fingerprint === fingerprint && recorded.route === 'newCase')
+			number = recorded.number;
+	}
+	const record = await store.openCase(
+		number,
+		(assignee) => newRecord(number, assignee),
+		assignment(c),
+	);
+	if (messageId) await store.linkMessage(messageId, number);
 	const why = refused
 		? `new case: ${refused}`
 		: unknownTag !== null

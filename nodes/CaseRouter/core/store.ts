@@ -1,38 +1,21 @@
 /**
- * The Case Router's state behind one small, async interface: the case counter, the ledger of
- * cases, the thread (Message-ID) → case map and the round-robin positions. Async so that a
- * database-backed store (for n8n's queue mode, several workers) can implement it without touching
- * the router. The default store keeps everything in a plain object: the node's state (see
- * nodes/shared/nodeState.ts), static data in manual executions, or a fresh {} in tests.
+ * The Case Router's state behind the async CaseStore interface (nodes/shared/state/types.ts): the
+ * case counter, the ledger of cases, the thread (Message-ID) → case map, the round-robin positions
+ * and how each mail was routed. This file holds the store of this n8n instance, a plain object:
+ * the node's state file (see nodes/shared/nodeState.ts), static data in manual executions, or a
+ * fresh {} in tests. Executions of one node are serialized around it, which makes each operation
+ * atomic; the PostgreSQL store (nodes/shared/state/postgres.ts) does the same in SQL.
  */
-export interface CaseRecord {
-	number: number;
-	id: string;
-	name: string;
-	status: string;
-	assignee: string | null;
-	team: string | null;
-	contactId: string | null;
-	accountId: string | null;
-	leadId: string | null;
-	createdAt: number;
-	updatedAt: number;
-	/** Addresses that wrote to or were copied on the case's mails (not ours); absent on old records. */
-	participants?: string[];
-}
+import type {
+	Assignment,
+	CaseRecord,
+	CaseRetention,
+	CaseStore,
+	RoutedMail,
+} from '../../shared/state/types';
+import { leastBusy, roundRobin } from './assign';
 
-export interface CaseStore {
-	/** A new case number: increasing, never reused (also after retention drops old cases). */
-	nextNumber(): Promise<number>;
-	getCase(number: number): Promise<CaseRecord | undefined>;
-	putCase(record: CaseRecord): Promise<void>;
-	caseForMessage(messageId: string): Promise<number | undefined>;
-	linkMessage(messageId: string, number: number): Promise<void>;
-	lastAssignee(pool: string): Promise<string | null>;
-	setLastAssignee(pool: string, userId: string): Promise<void>;
-	/** Open cases per assignee (statuses not in `closed`). */
-	openCounts(closed: Set<string>): Promise<Map<string, number>>;
-}
+export type { CaseRecord, CaseStore } from '../../shared/state/types';
 
 interface StoredState {
 	counter: number;
@@ -41,14 +24,11 @@ interface StoredState {
 	cases: Record<string, CaseRecord>;
 	threads: Record<string, number>;
 	roundRobin: Record<string, string>;
+	/** Message-ID → "number|route|fingerprint" (see RoutedMail). */
+	routed: Record<string, string>;
 }
 
-export interface Retention {
-	/** Closed cases untouched for this long are forgotten, with their thread entries. */
-	closedMs: number;
-	/** Most thread entries kept (oldest dropped first). */
-	maxThreads: number;
-}
+export type Retention = CaseRetention;
 
 /**
  * The highest case number that may have been handed out, kept apart from the state so that it
@@ -101,7 +81,7 @@ export class ObjectCaseStore implements CaseStore {
 			if (floor) data.reserved = reserved;
 			if (start > (counter ?? 0)) this.resumedAbove = start;
 		}
-		for (const key of ['cases', 'threads', 'roundRobin'])
+		for (const key of ['cases', 'threads', 'roundRobin', 'routed'])
 			if (!data[key] || typeof data[key] !== 'object') data[key] = {};
 		this.s = data as unknown as StoredState;
 	}
@@ -129,7 +109,10 @@ export class ObjectCaseStore implements CaseStore {
 			this.reserve(record.number);
 			this.s.counter = record.number;
 		}
-		this.s.cases[String(record.number)] = record;
+		const key = String(record.number);
+		this.count(this.s.cases[key], -1);
+		this.s.cases[key] = record;
+		this.count(record, 1);
 	}
 
 	async caseForMessage(messageId: string): Promise<number | undefined> {
@@ -137,43 +120,103 @@ export class ObjectCaseStore implements CaseStore {
 	}
 
 	async linkMessage(messageId: string, number: number): Promise<void> {
-		this.s.threads[messageId] = number;
+		this.s.threads[messageId] ??= number;
 	}
 
-	async lastAssignee(pool: string): Promise<string | null> {
-		return this.s.roundRobin[pool] ?? null;
+	async routedMail(messageId: string): Promise<RoutedMail | undefined> {
+		const v = this.s.routed[messageId];
+		if (typeof v !== 'string') return undefined;
+		const [number, route, ...fingerprint] = v.split('|');
+		return {
+			number: Number(number),
+			route: route === 'followUp' ? 'followUp' : 'newCase',
+			fingerprint: fingerprint.join('|'),
+		};
 	}
 
-	async setLastAssignee(pool: string, userId: string): Promise<void> {
-		this.s.roundRobin[pool] = userId;
+	async recordRoute(messageId: string, routed: RoutedMail): Promise<RoutedMail> {
+		const known = await this.routedMail(messageId);
+		if (known) return known;
+		this.s.routed[messageId] = `${routed.number}|${routed.route}|${routed.fingerprint}`;
+		return routed;
 	}
 
-	async openCounts(closed: Set<string>): Promise<Map<string, number>> {
-		const counts = new Map<string, number>();
-		for (const c of Object.values(this.s.cases)) {
-			if (!c.assignee || closed.has(c.status.toLowerCase())) continue;
-			counts.set(c.assignee, (counts.get(c.assignee) ?? 0) + 1);
+	async openCase(
+		number: number,
+		build: (assignee: string | null) => CaseRecord,
+		assignment: Assignment,
+	): Promise<CaseRecord> {
+		// Opened already (the same mail routed again): no second turn, the case as it is.
+		const existing = this.s.cases[String(number)];
+		if (existing) return existing;
+		let assignee: string | null = null;
+		if (assignment.kind === 'fixed') assignee = assignment.userId;
+		else if (assignment.kind === 'roundRobin') {
+			const members = assignment.members.map((id) => ({ id }));
+			assignee = roundRobin(members, this.s.roundRobin[assignment.pool] ?? null)?.id ?? null;
+			if (assignee !== null) this.s.roundRobin[assignment.pool] = assignee;
+		} else {
+			const counts = this.openCounts(new Set(assignment.closed));
+			assignee =
+				leastBusy(
+					assignment.members.map((id) => ({ id })),
+					counts,
+				)?.id ?? null;
 		}
-		return counts;
+		const record = build(assignee);
+		await this.putCase(record);
+		return record;
+	}
+
+	/** Open cases per assignee, counted once per store (execution) and kept true by putCase. */
+	private counts: { closed: Set<string>; byAssignee: Map<string, number> } | null = null;
+
+	private openCounts(closed: Set<string>): Map<string, number> {
+		const key = [...closed].sort().join('|');
+		if (this.counts && [...this.counts.closed].sort().join('|') === key)
+			return this.counts.byAssignee;
+		const byAssignee = new Map<string, number>();
+		this.counts = { closed, byAssignee };
+		for (const c of Object.values(this.s.cases)) this.count(c, 1);
+		return byAssignee;
+	}
+
+	private count(c: CaseRecord | undefined, by: 1 | -1): void {
+		if (!this.counts || !c?.assignee || this.counts.closed.has(c.status.toLowerCase())) return;
+		const m = this.counts.byAssignee;
+		m.set(c.assignee, (m.get(c.assignee) ?? 0) + by);
 	}
 
 	/**
 	 * Keeps the state bounded: closed cases older than the retention go, with their threads; the
-	 * thread map is capped. Run once per execution. A reply to a forgotten case still finds it by
-	 * its signed Message-ID or `[#N]` tag (as an unknown number: configurable).
+	 * thread map and the routed-mail map are capped. Run once per execution. A reply to a
+	 * forgotten case still finds it by its signed Message-ID or `[#N]` tag (as an unknown number:
+	 * configurable).
 	 */
-	prune(now: number, retention: Retention, closed: Set<string>): void {
+	async prune(now: number, retention: Retention, closed: Set<string>): Promise<void> {
 		const gone = new Set<number>();
 		for (const [key, c] of Object.entries(this.s.cases)) {
 			if (closed.has(c.status.toLowerCase()) && now - c.updatedAt > retention.closedMs) {
+				this.count(c, -1);
 				delete this.s.cases[key];
 				gone.add(c.number);
 			}
 		}
-		const keys = Object.keys(this.s.threads);
-		const excess = keys.length - retention.maxThreads;
-		for (let i = 0; i < keys.length; i++) {
-			if (i < excess || gone.has(this.s.threads[keys[i]])) delete this.s.threads[keys[i]];
-		}
+		const dropped = gone.size > 0;
+		capOldest(this.s.threads, retention.maxThreads, dropped ? (n) => gone.has(n) : null);
+		capOldest(
+			this.s.routed,
+			retention.maxThreads,
+			dropped ? (v) => gone.has(Number(v.slice(0, v.indexOf('|')))) : null,
+		);
 	}
+}
+
+/** Drops the oldest entries beyond `max` (insertion order) and those `drop` names. */
+function capOldest<V>(map: Record<string, V>, max: number, drop: ((v: V) => boolean) | null): void {
+	const keys = Object.keys(map);
+	const excess = keys.length - max;
+	// Most executions drop nothing: no pass over the map then.
+	if (excess <= 0 && !drop) return;
+	for (let i = 0; i < keys.length; i++) if (i < excess || drop?.(map[keys[i]])) delete map[keys[i]];
 }

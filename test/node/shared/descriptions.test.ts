@@ -53,7 +53,7 @@ describe('Filter: the actions say what they do', () => {
 });
 
 describe('signing: no SMTP credential to route mail', () => {
-	it('Linker and Router need no credential; an optional Signing credential is shared with the Sender', () => {
+	it("Linker and Router need no credential but the PostgreSQL store's when it is chosen; an optional Signing credential is shared with the Sender", () => {
 		for (const node of [linker, router, sender]) {
 			const creds = node.description.credentials ?? [];
 			const signing = creds.find((c) => c.name === 'crmEmailSigningApi');
@@ -66,10 +66,13 @@ describe('signing: no SMTP credential to route mail', () => {
 				'function',
 			);
 		}
+		// The one required credential is the PostgreSQL state store's, asked only when chosen.
 		for (const node of [linker, router])
 			assert.deepEqual(
-				(node.description.credentials ?? []).filter((c) => c.required),
-				[],
+				(node.description.credentials ?? [])
+					.filter((c) => c.required)
+					.map((c) => [c.name, c.displayOptions]),
+				[['crmEmailPostgresApi', { show: { stateStore: ['postgres'] } }]],
 				node.description.name,
 			);
 	});
