@@ -52,6 +52,13 @@ describe('redaction of secrets echoed by a server', () => {
 		);
 	});
 
+	it('a password the marker could spell is still hidden', () => {
+		for (const password of ['** ', '***', '*a*', 'en]', 'n][']) {
+			const out = redact(`535 auth ${password} failed ${password}`, [password]);
+			assert.ok(!out.includes(password), `${JSON.stringify(password)} in ${out}`);
+		}
+	});
+
 	it('no base64 form of a password survives, whatever the login and authzid (property)', () => {
 		fc.assert(
 			fc.property(
