@@ -123,7 +123,29 @@ before(async () => {
 	n8n.cli(['publish:workflow', '--id=crmUnsubscribe01']);
 	n8n.cli(['publish:workflow', '--id=testBulkSender01']);
 	await n8n.start(0);
+	// n8n says its editor is up before it has registered the published workflows' webhooks.
+	await waitForWebhook('GET', 'unsubscribe');
+	await waitForWebhook('POST', 'newsletter', '{}');
 });
+
+/** Calls a webhook until n8n knows it (a request that mails nobody: no address, no token). */
+async function waitForWebhook(method: string, path: string, body?: string): Promise<void> {
+	const deadline = Date.now() + 60_000;
+	for (;;) {
+		const r = await fetch(`${n8n.url}/webhook/${path}`, {
+			method,
+			headers: { 'content-type': 'application/json' },
+			body,
+		});
+		await r.text();
+		if (r.status !== 404) return;
+		if (Date.now() > deadline)
+			throw new Error(
+				`n8n never registered ${method} /webhook/${path}:\n${n8n.log.slice(-30).join('\n')}`,
+			);
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+}
 
 after(async () => {
 	await n8n?.destroy();
