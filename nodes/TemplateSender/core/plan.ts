@@ -248,9 +248,7 @@ export function plan(
 	if (listName && !named)
 		// The glue reads every list its items honour first: never send on an unread list.
 		throw new CrmEmailError('STATE_READ_FAILED', `The opt-out list "${listName}" was not read`);
-	const stopped = all
-		.map((a) => a.toLowerCase())
-		.filter((a) => optedOut.has(a) || named?.has(a));
+	const stopped = all.map((a) => a.toLowerCase()).filter((a) => optedOut.has(a) || named?.has(a));
 	if (stopped.length) return skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 
 	if (!p.bodyHtml.text && !p.bodyText.text)
