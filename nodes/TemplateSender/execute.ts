@@ -150,7 +150,7 @@ async function run(
 	});
 
 	try {
-		const optedOut = await readOptedOut(this, items.length, parameters);
+		const optedOut = await readOptedOut(this, operation, items.length);
 		for (let i = 0; i < items.length; i++) {
 			if (ready.length >= RESERVE) await launch();
 			const item = items[i];

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
 
 import { isCrmEmailError } from '../../../nodes/shared/errors';
 import { FileOptOutStore } from '../../../nodes/shared/state/optOutFile';
@@ -36,6 +37,16 @@ after(async () => {
 });
 
 let n = 0;
+
+async function sql(text: string) {
+	const c = new Client(server.connection());
+	await c.connect();
+	try {
+		return (await c.query(text)).rows;
+	} finally {
+		await c.end();
+	}
+}
 
 function contract(name: string, make: (node: string) => OptOutStore) {
 	describe(`${name}: opt-out lists`, () => {
@@ -115,5 +126,20 @@ describe('opt-out list files', () => {
 			await new PostgresStateStore(settings, 'c:d').optedOut('pg-kept', ['p@x.example']),
 			new Set(['p@x.example']),
 		);
+	});
+
+	it('a PostgreSQL database of version 1 gains the table (version 2), its state kept', async () => {
+		const old = { ...settings, schema: 'upgrade' };
+		await new PostgresStateStore(old, 'wf:u').linkMessage('<u@x>', 7);
+		// As a database the previous release left: no opt_out table, version 1.
+		await sql('DROP TABLE upgrade.opt_out');
+		await sql('DELETE FROM upgrade.migrations WHERE version = 2');
+		await closePostgresPools();
+		assert.deepEqual(await new PostgresStateStore(old, 'x:y').addOptOuts('l', ['a@x.example'], 1), [
+			'a@x.example',
+		]);
+		assert.equal(await new PostgresStateStore(old, 'wf:u').caseForMessage('<u@x>'), 7);
+		const versions = await sql('SELECT version FROM upgrade.migrations ORDER BY 1');
+		assert.deepEqual(versions, [{ version: 1 }, { version: 2 }]);
 	});
 });
