@@ -13,6 +13,7 @@ import { authenticationProperty } from '../shared/oauth2Description';
 import { signingNotice } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
+import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
 import { executeSender } from './execute';
 
 export class CrmEmailTemplateSender implements INodeType {
@@ -62,6 +63,12 @@ export class CrmEmailTemplateSender implements INodeType {
 				required: true,
 				testedBy: 'crmOAuth2ConnectionTest',
 				displayOptions: { show: { authentication: ['oAuth2'] } },
+			},
+			{
+				name: 'crmEmailPostgresApi',
+				required: true,
+				testedBy: 'crmEmailPostgresTest',
+				displayOptions: { show: { stateStore: ['postgres'] } },
 			},
 		],
 		properties: [
@@ -160,6 +167,7 @@ export class CrmEmailTemplateSender implements INodeType {
 					'Whether to store a copy of each sent mail in the IMAP Sent folder (IMAP credential)',
 			},
 			signingNotice(),
+			stateStoreProperty,
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -224,6 +232,15 @@ export class CrmEmailTemplateSender implements INodeType {
 						default: '',
 						description:
 							'Addresses that unsubscribed (comma-separated, or an array from an expression): not mailed, sent to Not Sent',
+					},
+					{
+						displayName: 'Opt-Out List Name',
+						name: 'optOutListName',
+						type: 'string',
+						displayOptions: { show: { '/operation': ['send'] } },
+						default: 'default',
+						description:
+							'The named list (in the State Store) that the unsubscribe links fill, through the CRM Email Opt-Out node; Bulk Mail with an Opt-Out Base URL or this name is not sent to its addresses',
 					},
 					{
 						...ownAddressesOption(
@@ -347,6 +364,7 @@ export class CrmEmailTemplateSender implements INodeType {
 			crmImapConnectionTest,
 			crmEmailSigningTest,
 			crmOAuth2ConnectionTest,
+			crmEmailPostgresTest,
 		},
 	};
 

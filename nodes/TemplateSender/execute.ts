@@ -23,6 +23,7 @@ import {
 } from './core/plan';
 import { pruneState, senderState, type RateLimit } from './core/state';
 import { buildRaw, Delivery, type OutgoingMail } from './delivery';
+import { readOptedOut } from './optOutList';
 
 /** Mails queued on the SMTP connection at once. */
 const IN_FLIGHT = 16;
@@ -149,13 +150,22 @@ async function run(
 	});
 
 	try {
+		const optedOut = await readOptedOut(this, operation, items.length);
 		for (let i = 0; i < items.length; i++) {
 			if (ready.length >= RESERVE) await launch();
 			const item = items[i];
 			const json = item.json;
 			try {
 				const p = parameters(i);
-				const decision = plan(i, json, p, { creds, key, state, limit, now, templates });
+				const decision = plan(i, json, p, {
+					creds,
+					key,
+					state,
+					limit,
+					now,
+					templates,
+					optedOut,
+				});
 				if ('skip' in decision) {
 					notSent.push({
 						json: { ...json, notSent: decision.skip },

@@ -14,7 +14,7 @@ import { senderOf, type SmtpCredentials } from '../../shared/transport/smtp';
 import { compose, replyRecipient, type SendMode } from './compose';
 import { incoming, templateContext } from './context';
 import { loopGuard } from './loopGuard';
-import { optOutUrl } from './optOut';
+import { honouredOptOutList, linkOptOutList, optOutUrl } from './optOut';
 import {
 	forgetReply,
 	recentReplies,
@@ -49,6 +49,7 @@ export interface SenderOptions {
 	optOutBaseUrl?: string;
 	bulk?: boolean;
 	optOutList?: string | string[];
+	optOutListName?: string;
 	oneOff?: boolean;
 	oneOffKey?: string;
 	rateLimit?: number;
@@ -95,6 +96,8 @@ export interface PlanContext {
 	now: number;
 	/** Compiled templates by texts, kept across the items of an execution. */
 	templates: Map<string, Templates>;
+	/** Per named opt-out list, the recipients of this execution's bulk mail that are on it. */
+	optedOut?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The mail as it goes out; the glue adds the attachments. */
@@ -240,7 +243,12 @@ export function plan(
 	}
 	// Read as generously as Our Addresses: a missed opt-out mails someone who unsubscribed.
 	const optedOut = ownAddressSet(o.optOutList ?? []);
-	const stopped = all.map((a) => a.toLowerCase()).filter((a) => optedOut.has(a));
+	const listName = op === 'send' ? honouredOptOutList(o) : null;
+	const named = listName ? ctx.optedOut?.get(listName) : undefined;
+	if (listName && !named)
+		// The glue reads every list its items honour first: never send on an unread list.
+		throw new CrmEmailError('STATE_READ_FAILED', `The opt-out list "${listName}" was not read`);
+	const stopped = all.map((a) => a.toLowerCase()).filter((a) => optedOut.has(a) || named?.has(a));
 	if (stopped.length) return skip('OPTED_OUT', `${stopped.join(', ')} opted out`);
 
 	if (!p.bodyHtml.text && !p.bodyText.text)
@@ -262,7 +270,9 @@ export function plan(
 	const templates = compiledTemplates(p, templateId, ctx);
 	const bulk = op === 'send' && o.bulk === true;
 	const optOutBase = op === 'send' ? o.optOutBaseUrl : undefined;
-	const optOut = optOutBase ? optOutUrl(optOutBase, ctx.key, primary) : null;
+	const optOut = optOutBase
+		? optOutUrl(optOutBase, ctx.key, primary, linkOptOutList(o), ctx.now)
+		: null;
 	const recipient = { address: primary, name: replyTo && op !== 'send' ? replyTo.name : '' };
 	const sender = { address: from.address, name: o.userName || from.name };
 	const date = new Date(ctx.now);

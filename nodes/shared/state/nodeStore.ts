@@ -12,8 +12,10 @@ import type {
 } from 'n8n-workflow';
 
 import { toNodeError } from '../itemErrors';
-import { nodeKey } from '../nodeState';
+import { nodeKey, stateDirectory } from '../nodeState';
+import { FileOptOutStore } from './optOutFile';
 import { PostgresStateStore, type PostgresSettings } from './postgres';
+import type { OptOutStore } from './types';
 
 export const POSTGRES_CREDENTIAL = 'crmEmailPostgresApi';
 
@@ -72,6 +74,23 @@ export async function withPostgresStore<T>(
 		const settings = postgresSettings(await ctx.getCredentials(POSTGRES_CREDENTIAL));
 		const node = `${ctx.getWorkflow().id ?? 'unsaved'}:${nodeKey(ctx)}`;
 		return await fn(new PostgresStateStore(settings, node));
+	} catch (error) {
+		throw toNodeError(ctx, error);
+	}
+}
+
+/**
+ * Runs `fn` with the named opt-out lists of the node's State Store: files in the state folder
+ * (This Instance, also in manual executions: the lists are not the node's) or the PostgreSQL
+ * table. A store failure fails the execution.
+ */
+export async function withOptOutStore<T>(
+	ctx: IExecuteFunctions,
+	fn: (store: OptOutStore) => Promise<T>,
+): Promise<T> {
+	if (stateStoreKind(ctx) === 'postgres') return await withPostgresStore(ctx, fn);
+	try {
+		return await fn(new FileOptOutStore(stateDirectory()));
 	} catch (error) {
 		throw toNodeError(ctx, error);
 	}

@@ -17,6 +17,7 @@ import type {
 	CaseRecord,
 	CaseRetention,
 	LinkedParent,
+	OptOutStore,
 	RateLimit,
 	RoutedMail,
 	SendMark,
@@ -130,6 +131,9 @@ function migrations(t: (name: string) => string): string[] {
 		CREATE INDEX ON ${t('replies')} (node, recipient, at);
 		CREATE TABLE ${t('marks')} (node text NOT NULL, key text NOT NULL, state text NOT NULL,
 			at bigint NOT NULL, PRIMARY KEY (node, key));`,
+		// Named opt-out lists belong to no node: one workflow fills them, others read them.
+		`CREATE TABLE ${t('opt_out')} (list text NOT NULL, address text NOT NULL,
+			added_at bigint NOT NULL, PRIMARY KEY (list, address));`,
 	];
 }
 
@@ -141,6 +145,10 @@ function storeError(where: string, reading: boolean, error: unknown): CrmEmailEr
 		`PostgreSQL state store ${where}: ${e.code ? `${e.code} ` : ''}${e.message ?? String(error)}`,
 		{ store: 'postgres' },
 	);
+}
+
+function lowerCased(addresses: string[]): string[] {
+	return [...new Set(addresses.map((a) => a.trim().toLowerCase()))];
 }
 
 /** Validates the schema and prefix: they become SQL identifiers. */
@@ -161,7 +169,7 @@ export function checkNames(s: Pick<PostgresSettings, 'schema' | 'tablePrefix'>):
  * The state of one node (`node`: workflow id and node id) in PostgreSQL. Cheap to make: the pool
  * and the migrations are shared per process.
  */
-export class PostgresStateStore implements StateStore {
+export class PostgresStateStore implements StateStore, OptOutStore {
 	private readonly shared: Shared;
 	private readonly where: string;
 
@@ -537,5 +545,28 @@ export class PostgresStateStore implements StateStore {
 			`DELETE FROM ${this.t('marks')} WHERE node = $1 AND key LIKE 'send:%' AND at < $2`,
 			[this.node, now - keepMs],
 		);
+	}
+
+	// Opt-out lists (no node column: shared across workflows)
+
+	async addOptOuts(list: string, addresses: string[], now: number): Promise<string[]> {
+		if (!addresses.length) return [];
+		const rows = await this.query<{ address: string }>(
+			`INSERT INTO ${this.t('opt_out')} (list, address, added_at)
+			SELECT $1, a, $3 FROM unnest($2::text[]) AS a
+			ON CONFLICT (list, address) DO NOTHING RETURNING address`,
+			[list, lowerCased(addresses), now],
+		);
+		return rows.map((r) => r.address);
+	}
+
+	async optedOut(list: string, addresses: string[]): Promise<Set<string>> {
+		if (!addresses.length) return new Set();
+		const rows = await this.query<{ address: string }>(
+			`SELECT address FROM ${this.t('opt_out')} WHERE list = $1 AND address = ANY($2::text[])`,
+			[list, lowerCased(addresses)],
+			true,
+		);
+		return new Set(rows.map((r) => r.address));
 	}
 }

@@ -115,5 +115,16 @@ export interface SendStore {
 	pruneSends(limit: RateLimit, keepMs: number, now: number): Promise<void>;
 }
 
+/**
+ * Named opt-out lists, shared by every workflow (one fills a list, another honours it) — not
+ * node state. Addresses are kept lower-case; an address once added stays.
+ */
+export interface OptOutStore {
+	/** Adds the addresses to `list` at once; returns those that were not on it yet. */
+	addOptOuts(list: string, addresses: string[], now: number): Promise<string[]>;
+	/** Those of `addresses` that are on `list`. */
+	optedOut(list: string, addresses: string[]): Promise<Set<string>>;
+}
+
 /** All node state of one node (a workflow's node, by its id). */
 export type StateStore = CaseStore & LinkStore & SendStore;

@@ -253,12 +253,12 @@ describe('Template Sender against a real SMTP server', () => {
 		const raw = sink.messages[0].raw.toString().replace(/\r\n[ \t]+/g, ' '); // unfolded
 		assert.match(
 			raw,
-			/\r\nList-Unsubscribe: <https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&token=[\w-]+>/,
+			/\r\nList-Unsubscribe: <https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&token=[\w.-]+>/,
 		);
 		assert.match(raw, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
 		assert.match(
 			String(p.html),
-			/href="https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&#38;token=[\w-]+"/,
+			/href="https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&#38;token=[\w.-]+"/,
 		);
 		const again = await runWith([mails[0]]);
 		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ONE_OFF');

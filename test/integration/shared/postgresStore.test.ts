@@ -49,7 +49,7 @@ describe('PostgreSQL store: tables', () => {
 	it('are created on first use in their schema, at the current version, once', async () => {
 		await new PostgresStateStore(settings, 'wf:m').nextNumber();
 		const versions = await sql('SELECT version FROM crm_email.migrations');
-		assert.deepEqual(versions, [{ version: 1 }]);
+		assert.deepEqual(versions, [{ version: 1 }, { version: 2 }]);
 		const tables = await sql(
 			"SELECT table_name FROM information_schema.tables WHERE table_schema = 'crm_email' ORDER BY 1",
 		);
@@ -61,6 +61,7 @@ describe('PostgreSQL store: tables', () => {
 				'links',
 				'marks',
 				'migrations',
+				'opt_out',
 				'replies',
 				'round_robin',
 				'routed',
@@ -91,10 +92,10 @@ describe('PostgreSQL store: tables', () => {
 		const s = { ...settings, schema: 'newer' };
 		await sql('CREATE SCHEMA newer');
 		await sql('CREATE TABLE newer.migrations (version int PRIMARY KEY, applied_at timestamptz)');
-		await sql('INSERT INTO newer.migrations VALUES (2, now())');
+		await sql('INSERT INTO newer.migrations VALUES (3, now())');
 		await assert.rejects(new PostgresStateStore(s, 'wf:n').nextNumber(), (e: CrmEmailError) => {
 			assert.equal(e.code, 'STATE_READ_FAILED');
-			assert.match(e.message, /version 2, newer than this package knows \(1\)/);
+			assert.match(e.message, /version 3, newer than this package knows \(2\)/);
 			return true;
 		});
 	});

@@ -38,6 +38,7 @@ const ALL_OPTIONS: INodeParameters = {
 	oneOffKey: 'k',
 	optOutBaseUrl: 'https://crm.example.com/unsub',
 	optOutList: 'gone@x.example',
+	optOutListName: 'news',
 	ownAddresses: 'desk@example.com',
 	quoteOriginal: true,
 	rateLimit: 3,
@@ -117,7 +118,7 @@ describe('Template Sender: what the admin sees', () => {
 		const replies = ['quoteOriginal', 'signaturePlacement', 'toOverride'];
 		assert.deepEqual(
 			visibleOptions({ operation: 'send', appendToSent: false }),
-			[...common, 'bulk', 'optOutBaseUrl'].sort(),
+			[...common, 'bulk', 'optOutBaseUrl', 'optOutListName'].sort(),
 		);
 		assert.deepEqual(
 			visibleOptions({ operation: 'reply', appendToSent: false }),

@@ -279,8 +279,9 @@ describe('plan: the checks of each operation', () => {
 
 	it('bulk and the unsubscribe link apply to Send only', () => {
 		const options = { bulk: true, optOutBaseUrl: 'https://crm.example.com/unsub' };
+		const read = context({ optedOut: new Map([['default', new Set<string>()]]) });
 		const send = sendOf(
-			plan(0, mail(), params({ operation: 'send', to: 'a@x.example', options }), context()),
+			plan(0, mail(), params({ operation: 'send', to: 'a@x.example', options }), read),
 		);
 		assert.equal(send.mail.headers.Precedence, 'bulk');
 		assert.match(send.mail.listUnsubscribe?.url ?? '', /^https:\/\/crm\.example\.com\/unsub\?/);
@@ -289,6 +290,63 @@ describe('plan: the checks of each operation', () => {
 		assert.equal(reply.mail.headers.Precedence, undefined);
 		assert.equal(reply.mail.listUnsubscribe, null);
 		assert.doesNotMatch(reply.mail.text, /Unsubscribe/);
+	});
+
+	it('bulk mail is not sent to an address on its named opt-out list; other mail is', () => {
+		const options = { bulk: true, optOutBaseUrl: 'https://n8n.example/webhook/unsubscribe' };
+		const ctx = context({ optedOut: new Map([['default', new Set(['gone@x.example'])]]) });
+		const bulk = (o: object, cc = '') =>
+			plan(0, mail(), params({ operation: 'send', to: 'Gone@X.example', cc, options: o }), ctx);
+		assert.deepEqual(skipOf(bulk(options)), {
+			code: 'OPTED_OUT',
+			reason: 'gone@x.example opted out',
+		});
+		// Cc counts too; another list, or mail that is not bulk, does not look at this one.
+		assert.equal(
+			skipOf(
+				plan(
+					0,
+					mail(),
+					params({ operation: 'send', to: 'a@y.example', cc: 'gone@x.example', options }),
+					ctx,
+				),
+			).code,
+			'OPTED_OUT',
+		);
+		sendOf(bulk({ ...options, bulk: false }));
+		const news = context({ optedOut: new Map([['news', new Set<string>()]]) });
+		sendOf(
+			plan(
+				0,
+				mail(),
+				params({
+					operation: 'send',
+					to: 'gone@x.example',
+					options: { ...options, optOutListName: 'News' },
+				}),
+				news,
+			),
+		);
+		// A list the glue did not read is an error, never a send.
+		assert.throws(
+			() =>
+				plan(0, mail(), params({ operation: 'send', to: 'gone@x.example', options }), context()),
+			(e) => isCrmEmailError(e) && e.code === 'STATE_READ_FAILED',
+		);
+		// The link names the list the mail honours.
+		const link = sendOf(
+			plan(
+				0,
+				mail(),
+				params({
+					operation: 'send',
+					to: 'a@y.example',
+					options: { ...options, optOutListName: 'news' },
+				}),
+				news,
+			),
+		).mail.listUnsubscribe?.url;
+		assert.match(new URL(link ?? '').searchParams.get('token') ?? '', /\.news\./);
 	});
 
 	it('replies answer the mail in its thread; Reply To Instead wins over Reply-To', () => {
