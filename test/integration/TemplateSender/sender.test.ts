@@ -260,8 +260,11 @@ describe('Template Sender against a real SMTP server', () => {
 			String(p.html),
 			/href="https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&#38;token=[\w-]+"/,
 		);
+		// The same item again is the same mail; another item to the same person meets the one-off.
 		const again = await runWith([mails[0]]);
-		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ONE_OFF');
+		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ALREADY_SENT');
+		const other = await runWith([{ ...mails[0], account: { name: 'B' } }]);
+		assert.equal((other[1][0].json.notSent as IDataObject).code, 'ONE_OFF');
 	});
 
 	it('attaches binary properties of the item', async () => {

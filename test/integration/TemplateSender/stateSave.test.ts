@@ -59,14 +59,19 @@ function mail(name: string): IDataObject {
 	};
 }
 
-function execution(workflowId: string, mails: IDataObject[], options: unknown = {}) {
+function execution(
+	workflowId: string,
+	mails: IDataObject[],
+	options: unknown = {},
+	bodyText = 'Hello {Person.firstName}',
+) {
 	const f = fakeExecute({
 		description: node.description,
 		parameters: {
 			operation: 'autoReply',
 			from: '',
 			subject: 'We got your mail',
-			bodyText: 'Hello {Person.firstName}',
+			bodyText,
 			bodyHtml: '',
 			appendToSent: false,
 			options,
@@ -104,7 +109,9 @@ describe('Template Sender: a failed state save never causes a second send', () =
 			sent.map((s) => s.pairedItem),
 			[{ item: 1 }],
 		);
-		assert.deepEqual(codes(notSent), ['SENT_BY_FAILED_EXECUTION']);
+		// This process kept the unsaved state (ann's mail marked sent); the file has it "being sent",
+		// from the save before sending: another process would say SENT_BY_FAILED_EXECUTION.
+		assert.deepEqual(codes(notSent), ['ALREADY_SENT']);
 		assert.deepEqual(notSent[0].pairedItem, { item: 0 });
 
 		assert.ok(error instanceof Error);
@@ -137,9 +144,17 @@ describe('Template Sender: a failed state save never causes a second send', () =
 		assert.equal(notSent.length, first);
 	});
 
-	it('a completed execution leaves no marks: the same input sent again later goes out again', async () => {
-		await execution('wfTwice', [mail('dee')]);
-		await execution('wfTwice', [mail('dee')]);
-		assert.equal(received('dee@customer.example'), 2);
+	it('a Retry or rerun of the same incoming mails sends none again, also after completing', async () => {
+		const mails = [mail('dee'), mail('eve')];
+		const [first] = await execution('wfTwice', mails);
+		assert.equal(first.length, 2);
+		const [sent, notSent] = await execution('wfTwice', [mails[1], mails[0]]);
+		assert.equal(sent.length, 0);
+		assert.deepEqual(codes(notSent), ['ALREADY_SENT', 'ALREADY_SENT']);
+		assert.equal(received('dee@customer.example'), 1);
+		assert.equal(received('eve@customer.example'), 1);
+		// Another template is another mail.
+		const [other] = await execution('wfTwice', [mails[0]], {}, 'Second template');
+		assert.equal(other.length, 1);
 	});
 });
