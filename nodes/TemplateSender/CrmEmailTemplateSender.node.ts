@@ -68,7 +68,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				testedBy: 'crmOAuth2ConnectionTest',
 				displayOptions: { show: { authentication: ['oAuth2'] } },
 			},
-			postgresCredential,
+			{ ...postgresCredential },
 		],
 		properties: [
 			authenticationProperty,

@@ -72,23 +72,22 @@ async function claim(
 	const state = await store.claimSend(marks.send, now);
 	if (state !== 'claimed') return { mark: 'send', state };
 	let counted = false;
+	let refused: Refused | null = null;
+	let answered = false;
 	try {
 		if (marks.reply) {
-			if (!(await store.countReply(marks.reply, limit, now))) {
-				await store.releaseSend(marks.send);
-				return { mark: 'reply' };
-			}
-			counted = true;
+			counted = await store.countReply(marks.reply, limit, now);
+			if (!counted) refused = { mark: 'reply' };
 		}
-		if (marks.oneOff && !(await store.markOneOff(marks.oneOff, now))) {
+		if (!refused && marks.oneOff && !(await store.markOneOff(marks.oneOff, now)))
+			refused = { mark: 'oneOff' };
+		answered = true;
+	} finally {
+		// Refused, or the store failed: the marks taken so far go back (the one-off was not taken).
+		if (refused || !answered)
 			await unclaim(store, { ...marks, oneOff: null, reply: counted ? marks.reply : null }, now);
-			return { mark: 'oneOff' };
-		}
-	} catch (error) {
-		await unclaim(store, { ...marks, oneOff: null, reply: counted ? marks.reply : null }, now);
-		throw error;
 	}
-	return null;
+	return refused;
 }
 
 /**
