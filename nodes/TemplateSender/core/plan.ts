@@ -380,7 +380,7 @@ export function refusal(refused: Refused, marks: Marks, limit: RateLimit): Skip 
 			: {
 					code: 'SENT_BY_FAILED_EXECUTION',
 					reason:
-						'an earlier execution was sending this mail (the same incoming mail, template and operation) and did not finish: it may have gone out, so it is not sent again',
+						'an earlier (or concurrent) execution claimed this mail (the same incoming mail, template and operation) and has not recorded it as sent: it may have gone out, so it is not sent again',
 				};
 	if (refused.mark === 'reply')
 		return {

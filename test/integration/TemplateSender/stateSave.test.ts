@@ -5,6 +5,7 @@
  * symlink from the state's temp file to /dev/full (a real ENOSPC, also for root).
  */
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { fakeExecute } from '../../../harness/fakeExecute';
 import { SmtpSink, signingCredential } from '../../../harness/smtp';
+import type { CrashJob } from './crashWorker';
 
 const node = new CrmEmailTemplateSender();
 const dir = mkdtempSync(join(tmpdir(), 'crm-email-sender-state-'));
@@ -59,6 +61,20 @@ function mail(name: string): IDataObject {
 	};
 }
 
+const parameters = (options: unknown = {}, bodyText = 'Hello {Person.firstName}') => ({
+	operation: 'autoReply',
+	from: '',
+	subject: 'We got your mail',
+	bodyText,
+	bodyHtml: '',
+	appendToSent: false,
+	options,
+});
+const credentials = () => ({
+	crmSmtpApi: sink.credentials(),
+	crmEmailSigningApi: signingCredential,
+});
+
 function execution(
 	workflowId: string,
 	mails: IDataObject[],
@@ -67,17 +83,9 @@ function execution(
 ) {
 	const f = fakeExecute({
 		description: node.description,
-		parameters: {
-			operation: 'autoReply',
-			from: '',
-			subject: 'We got your mail',
-			bodyText,
-			bodyHtml: '',
-			appendToSent: false,
-			options,
-		},
+		parameters: parameters(options, bodyText),
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
+		credentials: credentials(),
 		mode: 'trigger',
 		workflowId,
 	});
@@ -156,5 +164,40 @@ describe('Template Sender: a failed state save never causes a second send', () =
 		// Another template is another mail.
 		const [other] = await execution('wfTwice', [mails[0]], {}, 'Second template');
 		assert.equal(other.length, 1);
+	});
+
+	it('a worker killed while sending: its rerun in another process sends nothing twice', async () => {
+		const mails = ['gil', 'hua', 'ida'].map(mail);
+		const worker = fork(join(__dirname, 'crashWorker.ts'), [], {
+			execArgv: ['--import', 'tsx'],
+			env: { ...process.env, CRM_EMAIL_STATE_DIR: dir },
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+		});
+		await new Promise((resolve) => worker.once('message', resolve));
+		const exited = new Promise((resolve) => worker.once('exit', resolve));
+		// Killed when the server has the first mail, before it answers: the worker never learns.
+		sink.onMessage = () => {
+			sink.onMessage = null;
+			worker.kill('SIGKILL');
+		};
+		const job: CrashJob = {
+			parameters: parameters(),
+			credentials: credentials(),
+			workflowId: 'wfCrash',
+			mails,
+		};
+		worker.send(job);
+		await exited;
+		const before = sink.messages.length;
+		assert.ok(before >= 1);
+		const [sent, notSent] = await execution('wfCrash', mails);
+		assert.equal(sent.length, 0);
+		// Claimed and saved before any went out: each may have been sent, none is sent again.
+		assert.deepEqual(codes(notSent), [
+			'SENT_BY_FAILED_EXECUTION',
+			'SENT_BY_FAILED_EXECUTION',
+			'SENT_BY_FAILED_EXECUTION',
+		]);
+		assert.equal(sink.messages.length, before);
 	});
 });
