@@ -286,8 +286,8 @@ async function run(
 						else undelivered.push({ index: i, to: mail.to.map((a) => a.address), error });
 						return;
 					}
-					// Not awaited by the send: a mark the store fails to update stays "being sent",
-					// which also keeps a rerun from sending the mail again.
+					// A mark the store fails to update stays "being sent", which also keeps a rerun
+					// from sending the mail again: not a reason to fail a mail that went out.
 					await store.markSent(marks.send, Date.now()).catch(() => undefined);
 					let sentFolder: IDataObject | null = null;
 					if (imapCreds) {
