@@ -338,7 +338,12 @@ async function run(
 	}
 	// The marks of sent mails stay (SENDING_KEPT_MS): a Retry or a rerun of the same incoming mails
 	// sends none of them again. The file store is saved after this, also when the execution fails.
-	await store.pruneSends(limit, SENDING_KEPT_MS, now);
+	// Forgetting old marks can wait for the next execution: its failure does not undo the outputs.
+	await store
+		.pruneSends(limit, SENDING_KEPT_MS, now)
+		.catch((error: Error) =>
+			this.logger.warn(`Template Sender: old marks not pruned: ${error.message}`),
+		);
 	if (undelivered.length) {
 		undelivered.sort((a, b) => a.index - b.index);
 		throw deliveryFailed(this, undelivered, items.length);

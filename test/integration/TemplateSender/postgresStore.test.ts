@@ -49,7 +49,7 @@ function mail(name: string, n = 1): IDataObject {
 async function run(
 	workflowId: string,
 	mails: IDataObject[],
-	o: { continueOnFail?: boolean; options?: IDataObject } = {},
+	o: { continueOnFail?: boolean; options?: IDataObject; postgres?: IDataObject } = {},
 ): Promise<INodeExecutionData[][]> {
 	const f = fakeExecute({
 		description: node.description,
@@ -67,7 +67,7 @@ async function run(
 		credentials: {
 			crmSmtpApi: sink.credentials(),
 			crmEmailSigningApi: signingCredential,
-			crmEmailPostgresApi: credential,
+			crmEmailPostgresApi: { ...credential, ...o.postgres },
 		},
 		mode: 'trigger',
 		workflowId,
@@ -164,5 +164,27 @@ describe('Template Sender on PostgreSQL', () => {
 		sink.refuse.clear();
 		const [retried] = await run('pgOneOff', [mail('ivy', 2)], { options: oneOff });
 		assert.equal(retried.length, 1);
+	});
+
+	it('a store that cannot be reached sends nothing: the execution fails naming it, or the items go to Failed', async () => {
+		const down = { port: 1 };
+		const mails = [mail('jon'), mail('kim')];
+		await assert.rejects(
+			run('pgDown', mails, { postgres: down }),
+			/PostgreSQL state store 127\.0\.0\.1:1\/postgres/,
+		);
+		const [sent, notSent, failed] = await run('pgDown', mails, {
+			postgres: down,
+			continueOnFail: true,
+		});
+		assert.equal(sent.length + notSent.length, 0);
+		assert.deepEqual(
+			failed.map((f) => [f.pairedItem, (f.json.error as IDataObject).code]),
+			[
+				[{ item: 0 }, 'STATE_READ_FAILED'],
+				[{ item: 1 }, 'STATE_READ_FAILED'],
+			],
+		);
+		assert.equal(sink.messages.length, 0);
 	});
 });
