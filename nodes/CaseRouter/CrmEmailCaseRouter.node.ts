@@ -8,7 +8,11 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
-import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
+import {
+	crmEmailPostgresTest,
+	postgresCredential,
+	stateStoreProperty,
+} from '../shared/state/nodeStore';
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeRouter } from './execute';
 
@@ -37,12 +41,7 @@ export class CrmEmailCaseRouter implements INodeType {
 				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { operation: ['route'], threadIds: ['verify'] } },
 			},
-			{
-				name: 'crmEmailPostgresApi',
-				required: true,
-				testedBy: 'crmEmailPostgresTest',
-				displayOptions: { show: { stateStore: ['postgres'] } },
-			},
+			{ ...postgresCredential },
 		],
 		properties: [
 			{

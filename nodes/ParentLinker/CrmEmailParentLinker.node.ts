@@ -8,7 +8,11 @@ import {
 
 import { signingNotice, threadIdsProperty } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
-import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
+import {
+	crmEmailPostgresTest,
+	postgresCredential,
+	stateStoreProperty,
+} from '../shared/state/nodeStore';
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { executeLinker } from './execute';
 
@@ -37,12 +41,7 @@ export class CrmEmailParentLinker implements INodeType {
 				testedBy: 'crmEmailSigningTest',
 				displayOptions: { show: { threadIds: ['verify'] } },
 			},
-			{
-				name: 'crmEmailPostgresApi',
-				required: true,
-				testedBy: 'crmEmailPostgresTest',
-				displayOptions: { show: { stateStore: ['postgres'] } },
-			},
+			{ ...postgresCredential },
 		],
 		properties: [
 			{

@@ -13,7 +13,11 @@ import { authenticationProperty } from '../shared/oauth2Description';
 import { signingNotice } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
-import { crmEmailPostgresTest, stateStoreProperty } from '../shared/state/nodeStore';
+import {
+	crmEmailPostgresTest,
+	postgresCredential,
+	stateStoreProperty,
+} from '../shared/state/nodeStore';
 import { executeSender } from './execute';
 
 export class CrmEmailTemplateSender implements INodeType {
@@ -64,12 +68,7 @@ export class CrmEmailTemplateSender implements INodeType {
 				testedBy: 'crmOAuth2ConnectionTest',
 				displayOptions: { show: { authentication: ['oAuth2'] } },
 			},
-			{
-				name: 'crmEmailPostgresApi',
-				required: true,
-				testedBy: 'crmEmailPostgresTest',
-				displayOptions: { show: { stateStore: ['postgres'] } },
-			},
+			{ ...postgresCredential },
 		],
 		properties: [
 			authenticationProperty,
@@ -244,9 +243,9 @@ export class CrmEmailTemplateSender implements INodeType {
 					},
 					{
 						...ownAddressesOption(
-							"Auto-replies never go to these (the credential's addresses are always included)",
+							"Auto-replies never go to these, nor the Cc of Reply To All Participants (the credential's addresses are always included)",
 						),
-						displayOptions: { show: { '/operation': ['autoReply'] } },
+						displayOptions: { show: { '/operation': ['reply', 'autoReply'] } },
 					},
 					{
 						displayName: 'Quote Original',
@@ -271,6 +270,15 @@ export class CrmEmailTemplateSender implements INodeType {
 						type: 'number',
 						displayOptions: { show: { '/operation': ['autoReply'] } },
 						default: 2,
+					},
+					{
+						displayName: 'Reply To All Participants',
+						name: 'replyToAll',
+						type: 'boolean',
+						displayOptions: { show: { '/operation': ['reply'] } },
+						default: false,
+						description:
+							"Whether to copy (Cc) the case's participants (the item's case.participants from the Case Router), less our own addresses and the person answered",
 					},
 					{
 						displayName: 'Reply To Instead',

@@ -1,33 +1,40 @@
 /**
  * n8n glue of the Template Sender: reads the parameters, asks the core for each item's plan
- * (core/plan.ts), keeps the state, delivers over one pooled SMTP connection, and splits into
- * Sent / Not Sent / Failed.
+ * (core/plan.ts), claims each mail's marks in the state store (this instance's file or
+ * PostgreSQL), delivers over one pooled SMTP connection, and splits into Sent / Not Sent / Failed.
  */
 import { type IDataObject, type IExecuteFunctions, type INodeExecutionData } from 'n8n-workflow';
 
 import { CrmEmailError } from '../shared/errors';
 import { errorJson, failedItem, toNodeError } from '../shared/itemErrors';
 import { withNodeState, type NodeStateHandle } from '../shared/nodeState';
+import { ObjectSendStore } from '../shared/state/objectSendStore';
+import { stateStoreKind, withPostgresStore } from '../shared/state/nodeStore';
+import type { SendStore } from '../shared/state/types';
 import { nodeThreadKey } from '../shared/signingMethods';
 import { readImapCredentials, readSmtpCredentials } from '../shared/mailAuth';
 import { type SmtpCredentials } from '../shared/transport/smtp';
 import {
 	plan,
-	release,
-	reserve,
+	refusal,
+	type Marks,
 	type Operation,
+	type Refused,
 	type SenderOptions,
 	type SenderParameters,
 	type TemplateSource,
 	type Templates,
 } from './core/plan';
-import { pruneState, senderState, type RateLimit } from './core/state';
+import { SENDING_KEPT_MS, type RateLimit } from './core/state';
 import { buildRaw, Delivery, type OutgoingMail } from './delivery';
 import { readOptedOut } from './optOutList';
 
 /** Mails queued on the SMTP connection at once. */
 const IN_FLIGHT = 16;
-/** Mails reserved by one state save (one fsync): fewer saves, and none of them sent if it fails. */
+/**
+ * Mails claimed together: their claims go to the store at once, and on this instance's file store
+ * are saved by one fsync; none of them is sent if that fails.
+ */
 const RESERVE = 64;
 
 /**
@@ -45,10 +52,55 @@ function templateSource(ctx: IExecuteFunctions, name: string, i: number): Templa
 }
 
 export async function executeSender(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	if (stateStoreKind(this) === 'postgres')
+		return await withPostgresStore(this, async (store) => await run.call(this, store, null));
 	return await withNodeState(
 		this,
-		async (staticData, nodeState) => await run.call(this, staticData, nodeState),
+		async (data, nodeState) => await run.call(this, new ObjectSendStore(data), nodeState),
 	);
+}
+
+/**
+ * Claims a planned mail's marks in the store, in the order of `Marks`: the refused one, or null
+ * when the mail may be sent. What it took before a refusal or a store failure is given back.
+ */
+async function claim(
+	store: SendStore,
+	marks: Marks,
+	limit: RateLimit,
+	now: number,
+): Promise<Refused | null> {
+	const state = await store.claimSend(marks.send, now);
+	if (state !== 'claimed') return { mark: 'send', state };
+	let counted = false;
+	let refused: Refused | null = null;
+	let answered = false;
+	try {
+		if (marks.reply) {
+			counted = await store.countReply(marks.reply, limit, now);
+			if (!counted) refused = { mark: 'reply' };
+		}
+		if (!refused && marks.oneOff && !(await store.markOneOff(marks.oneOff, now)))
+			refused = { mark: 'oneOff' };
+		answered = true;
+	} finally {
+		// Refused, or the store failed: the marks taken so far go back (the one-off was not taken).
+		if (refused || !answered)
+			await unclaim(store, { ...marks, oneOff: null, reply: counted ? marks.reply : null }, now);
+	}
+	return refused;
+}
+
+/**
+ * Gives back the marks of a claimed mail that certainly did not reach SMTP. Best effort: a mark
+ * the store fails to give back stays, so the mail goes to Not Sent on a rerun — never twice.
+ */
+async function unclaim(store: SendStore, marks: Marks, now: number): Promise<void> {
+	await Promise.allSettled([
+		...(marks.reply ? [store.forgetReply(marks.reply, now)] : []),
+		...(marks.oneOff ? [store.forgetOneOff(marks.oneOff)] : []),
+	]);
+	await store.releaseSend(marks.send).catch(() => undefined);
 }
 
 /** How many failed mails the execution's error lists by name. */
@@ -88,8 +140,8 @@ function deliveryFailed(ctx: IExecuteFunctions, undelivered: Undelivered[], tota
 
 async function run(
 	this: IExecuteFunctions,
-	staticData: IDataObject,
-	nodeState: NodeStateHandle,
+	store: SendStore,
+	nodeState: NodeStateHandle | null,
 ): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
 	const sent: INodeExecutionData[] = [];
@@ -105,30 +157,62 @@ async function run(
 		max: Math.max(0, Number(first.rateLimit ?? 5)),
 		windowMs: Math.max(0, Number(first.rateWindowHours ?? 2)) * 3_600_000,
 	};
-	const state = senderState(staticData);
 	const appendToSent = this.getNodeParameter('appendToSent', 0, false) === true;
-	const imapCreds = appendToSent
-		? await readImapCredentials(this)
-		: null;
+	const imapCreds = appendToSent ? await readImapCredentials(this) : null;
 	const delivery = new Delivery(creds, {
 		retries: Math.max(0, Number(first.retries ?? 3)),
 		retryDelayMs: Math.max(0, Number(first.retryDelayMs ?? 1000)),
 	});
 	const templates = new Map<string, Templates>();
 	const inFlight = new Set<Promise<void>>();
-	/** Built mails whose marks are not saved yet; `release` takes the marks back. */
-	const ready: Array<{ job: () => Promise<void>; release: () => void }> = [];
-	/** Send keys of mails the server took: cleared once this execution completes. */
-	const sentKeys: string[] = [];
+	/** Built mails whose marks are not claimed yet. */
+	const ready: Array<{ index: number; marks: Marks; job: () => Promise<void> }> = [];
+	/** Claimed mails not yet handed to SMTP: unclaimed if the node fails first. */
+	const claimed: Marks[] = [];
+	/** Send key → the item of this execution that claims it. */
+	const ours = new Map<string, number>();
+	/** The first store failure of a claim, with Continue On Fail off. */
+	let claimFailed: { index: number; error: unknown } | null = null;
 	const now = Date.now();
 
-	// Reserve, then send: the marks (rate limit, one-off, "sending") of the ready mails are saved
-	// before any of them goes out, so a save that fails later can never cause a second send.
+	// Claim, then send: the marks (send mark, rate limit, one-off) of a group of mails are claimed
+	// in the store — on this instance's file store also saved, durably — before any of them goes
+	// out, so neither a failed save nor a rerun can ever cause a second send.
 	const launch = async () => {
 		if (ready.length === 0) return;
-		// If the save fails, the `finally` below unmarks the mails still ready: none was sent.
-		nodeState.save();
-		for (const { job } of ready.splice(0)) {
+		const group = ready.splice(0);
+		const answers = await Promise.all(
+			group.map(async (r) => {
+				try {
+					return { refused: await claim(store, r.marks, limit, now) };
+				} catch (error) {
+					return { error };
+				}
+			}),
+		);
+		const go: Array<() => Promise<void>> = [];
+		group.forEach((r, k) => {
+			const answer = answers[k];
+			const item = items[r.index];
+			if ('error' in answer) {
+				if (continueOnFail) failed.push(failedItem(this, item, r.index, answer.error));
+				else claimFailed ??= { index: r.index, error: answer.error };
+			} else if (answer.refused)
+				notSent.push({
+					json: { ...item.json, notSent: { ...refusal(answer.refused, r.marks, limit) } },
+					binary: item.binary,
+					pairedItem: { item: r.index },
+				});
+			else {
+				claimed.push(r.marks);
+				go.push(r.job);
+			}
+		});
+		if (claimFailed) throw toNodeError(this, claimFailed.error, claimFailed.index);
+		// If the save fails, the `finally` below unclaims the mails not yet sent: none was sent.
+		nodeState?.save();
+		claimed.length = 0;
+		for (const job of go) {
 			const running: Promise<void> = job().finally(() => inFlight.delete(running));
 			inFlight.add(running);
 		}
@@ -157,15 +241,7 @@ async function run(
 			const json = item.json;
 			try {
 				const p = parameters(i);
-				const decision = plan(i, json, p, {
-					creds,
-					key,
-					state,
-					limit,
-					now,
-					templates,
-					optedOut,
-				});
+				const decision = plan(i, json, p, { creds, key, limit, now, templates, optedOut });
 				if ('skip' in decision) {
 					notSent.push({
 						json: { ...json, notSent: decision.skip },
@@ -187,20 +263,34 @@ async function run(
 						content: await this.helpers.getBinaryDataBuffer(i, property),
 					});
 				}
+				const twin = ours.get(marks.send);
+				if (twin !== undefined) {
+					// The same incoming mail twice in the input: the store would call it "being sent".
+					notSent.push({
+						json: {
+							...json,
+							notSent: refusal({ mark: 'send', state: 'twin', item: twin }, marks, limit),
+						},
+						binary: item.binary,
+						pairedItem: { item: i },
+					});
+					continue;
+				}
+				ours.set(marks.send, i);
 				const raw = await buildRaw({ ...mail, attachments }, new Date(now));
-				// Marked now, so later items of this execution see it; taken back if sending fails.
-				reserve(state, marks, now);
 				const job = async () => {
 					let delivered;
 					try {
 						delivered = await delivery.send(raw, envelope);
 					} catch (error) {
-						release(state, marks, now);
+						await unclaim(store, marks, now);
 						if (continueOnFail) failed.push(failedItem(this, item, i, error));
 						else undelivered.push({ index: i, to: mail.to.map((a) => a.address), error });
 						return;
 					}
-					sentKeys.push(marks.sending);
+					// A mark the store fails to update stays "being sent", which also keeps a rerun
+					// from sending the mail again: not a reason to fail a mail that went out.
+					await store.markSent(marks.send, Date.now()).catch(() => undefined);
 					let sentFolder: IDataObject | null = null;
 					if (imapCreds) {
 						const folder = p.options.sentFolder || 'Sent';
@@ -234,7 +324,7 @@ async function run(
 						pairedItem: { item: i },
 					});
 				};
-				ready.push({ job, release: () => release(state, marks, now) });
+				ready.push({ index: i, marks, job });
 			} catch (error) {
 				if (!continueOnFail) throw toNodeError(this, error, i);
 				failed.push(failedItem(this, item, i, error));
@@ -243,25 +333,20 @@ async function run(
 		await launch();
 		await Promise.all(inFlight);
 	} finally {
-		// Mails built but never handed to SMTP (the node failed first) are not sent: unmark them.
-		for (const r of ready.splice(0)) r.release();
+		// Mails claimed but never handed to SMTP (the node failed first) are not sent: unclaim them.
+		await Promise.all(claimed.splice(0).map(async (marks) => await unclaim(store, marks, now)));
 		await Promise.allSettled(inFlight);
-		pruneState(state, limit, now);
 		await delivery.close();
 	}
-	// Completed: no retry will come, the marks of sent mails go — saved now, so that if this save
-	// fails they are still there for the retry of this (then failed) execution. Mails the server
-	// refused with Continue On Fail off fail the execution: then the marks stay for its retry.
-	const completes = undelivered.length === 0;
-	if (completes) for (const k of sentKeys) delete state.sending[k];
-	let saved = false;
-	try {
-		nodeState.save();
-		saved = true;
-	} finally {
-		if (!saved && completes) for (const k of sentKeys) state.sending[k] = now;
-	}
-	if (!completes) {
+	// The marks of sent mails stay (SENDING_KEPT_MS): a Retry or a rerun of the same incoming mails
+	// sends none of them again. The file store is saved after this, also when the execution fails.
+	// Forgetting old marks can wait for the next execution: its failure does not undo the outputs.
+	await store
+		.pruneSends(limit, SENDING_KEPT_MS, now)
+		.catch((error: Error) =>
+			this.logger.warn(`Template Sender: old marks not pruned: ${error.message}`),
+		);
+	if (undelivered.length) {
 		undelivered.sort((a, b) => a.index - b.index);
 		throw deliveryFailed(this, undelivered, items.length);
 	}

@@ -183,6 +183,9 @@ export function stateStoreContract(make: () => Promise<StateStore> | StateStore)
 		const s = await make();
 		assert.equal(await s.markOneOff('welcome|a@x', 1), true);
 		assert.equal(await s.markOneOff('welcome|a@x', 2), false);
+		await s.forgetOneOff('welcome|a@x');
+		assert.equal(await s.markOneOff('welcome|a@x', 3), true, 'a one-off not sent is taken back');
+		assert.equal(await s.markOneOff('welcome|a@x', 4), false);
 		assert.equal(await s.claimSend('<in@x>|t1', 1), 'claimed');
 		assert.equal(await s.claimSend('<in@x>|t1', 2), 'sending');
 		assert.equal(await s.claimSend('<in@x>|t2', 2), 'claimed', 'per template');

@@ -1,8 +1,9 @@
 /**
  * The Template Sender's decision for one item: the mail to send, or why none is sent. Recipients,
- * loop guard, rate limit, opt-out, one-off, the From check, templates, composing and the marks a
- * send leaves in the state. Plain data in and out; the n8n glue reads parameters, keeps the state
- * and talks SMTP.
+ * loop guard, opt-out, the From check, templates, composing, and the marks the mail must claim in
+ * the state store before it goes out (rate limit, one-off, the per-mail send mark) with the reason
+ * when a claim is refused. Plain data in and out; the n8n glue reads parameters, claims the marks
+ * in the store and talks SMTP.
  */
 import { createHash } from 'node:crypto';
 
@@ -15,14 +16,7 @@ import { compose, replyRecipient, type SendMode } from './compose';
 import { incoming, templateContext } from './context';
 import { loopGuard } from './loopGuard';
 import { honouredOptOutList, linkOptOutList, optOutUrl } from './optOut';
-import {
-	forgetReply,
-	recentReplies,
-	recordReply,
-	sendKey,
-	type RateLimit,
-	type SenderState,
-} from './state';
+import { sendKey, type RateLimit } from './state';
 import {
 	compileTemplate,
 	escapeHtml,
@@ -52,6 +46,7 @@ export interface SenderOptions {
 	optOutListName?: string;
 	oneOff?: boolean;
 	oneOffKey?: string;
+	replyToAll?: boolean;
 	rateLimit?: number;
 	rateWindowHours?: number;
 	ownAddresses?: string;
@@ -86,12 +81,11 @@ export interface Templates {
 	text: CompiledTemplate | null;
 }
 
-/** What a plan reads besides the item: the credential, the signing key, the state. */
+/** What a plan reads besides the item: the credential, the signing key, the rate limit. */
 export interface PlanContext {
 	creds: SmtpCredentials;
 	/** Signs Message-IDs and opt-out links. */
 	key: Buffer;
-	state: SenderState;
 	limit: RateLimit;
 	now: number;
 	/** Compiled templates by texts, kept across the items of an execution. */
@@ -117,13 +111,16 @@ export interface MailToSend {
 	listUnsubscribe: { url: string; oneClick: boolean } | null;
 }
 
-/** What sending leaves in the state, taken back if it fails. */
+/**
+ * What the mail claims in the state store before it goes out, in this order (see claimRefusal);
+ * taken back if it certainly did not reach SMTP.
+ */
 export interface Marks {
+	/** Send key (see sendKey): this incoming mail answered with this template. */
+	send: string;
 	/** The recipient counted against the auto-reply rate limit. */
 	reply: string | null;
 	oneOff: string | null;
-	/** Send key: this mail was handed to SMTP (see SenderState.sending). */
-	sending: string;
 }
 
 export interface PlannedMail {
@@ -139,9 +136,15 @@ export type SkipCode =
 	| 'RATE_LIMIT'
 	| 'OPTED_OUT'
 	| 'ONE_OFF'
+	| 'ALREADY_SENT'
 	| 'SENT_BY_FAILED_EXECUTION';
 
-export type Plan = { send: PlannedMail } | { skip: { code: SkipCode; reason: string } };
+export interface Skip {
+	code: SkipCode;
+	reason: string;
+}
+
+export type Plan = { send: PlannedMail } | { skip: Skip };
 
 function compileOne(
 	source: TemplateSource,
@@ -178,7 +181,7 @@ function record(v: unknown): Record<string, unknown> | null {
 /**
  * The decision for item `index`. Skips are results (the item goes to Not Sent with the reason);
  * a configuration the item cannot be sent with throws a CrmEmailError (From not allowed, both
- * bodies empty, a broken template). The state is read (aged reply times dropped), never marked.
+ * bodies empty, a broken template). The state is not read: the glue claims the plan's marks.
  */
 export function plan(
 	index: number,
@@ -209,6 +212,31 @@ export function plan(
 					: [];
 	const cc = recipients(p.cc, 'Cc');
 	const bcc = recipients(p.bcc, 'Bcc');
+	const own = (): Set<string> => {
+		const set = ownAddressSet(
+			o.ownAddresses ?? '',
+			ctx.creds.defaultFrom,
+			ctx.creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
+		);
+		set.add(ctx.creds.user.toLowerCase());
+		return set;
+	};
+	if (op === 'reply' && o.replyToAll) {
+		const caseInfo = record(item.case);
+		const people = recipients(
+			Array.isArray(caseInfo?.participants) ? caseInfo.participants : [],
+			"the case's participants",
+		);
+		const ours = own();
+		ours.add(senderOf(ctx.creds, p.from).address.toLowerCase());
+		const taken = new Set([...to, ...cc, ...bcc].map((a) => a.address.toLowerCase()));
+		for (const person of people) {
+			const address = person.address.toLowerCase();
+			if (ours.has(address) || taken.has(address)) continue;
+			taken.add(address);
+			cc.push(person);
+		}
+	}
 	if (invalid.length)
 		// Never sent to part of the list, nor elsewhere: the whole item stays unsent.
 		return skip('INVALID_RECIPIENT', `not one clean address each: ${invalid.join('; ')}`);
@@ -221,25 +249,13 @@ export function plan(
 	const all = [...to, ...cc, ...bcc].map((a) => a.address);
 
 	if (op === 'autoReply') {
-		const own = ownAddressSet(
-			o.ownAddresses ?? '',
-			ctx.creds.defaultFrom,
-			ctx.creds.allowedFrom.filter((a) => !a.includes('*') && !a.includes('?')),
-		);
-		own.add(ctx.creds.user.toLowerCase());
 		const verdict = loopGuard({
 			from: mail.from?.address ?? null,
 			replyTo: mail.replyTo.map((a) => a.address),
 			headers: item.headers,
-			own,
+			own: own(),
 		});
 		if (!verdict.reply) return skip('LOOP_GUARD', verdict.reason as string);
-		const { limit } = ctx;
-		if (limit.max > 0 && recentReplies(ctx.state, primary, limit, ctx.now) >= limit.max)
-			return skip(
-				'RATE_LIMIT',
-				`${primary} already got ${limit.max} auto-replies in the last ${limit.windowMs / 3_600_000} h`,
-			);
 	}
 	// Read as generously as Our Addresses: a missed opt-out mails someone who unsubscribed.
 	const optedOut = ownAddressSet(o.optOutList ?? []);
@@ -260,11 +276,6 @@ export function plan(
 		.update(`${o.unknownPlaceholders}\0${p.subject.text}\0${p.bodyHtml.text}\0${p.bodyText.text}`)
 		.digest('base64url');
 	const oneOffKey = o.oneOff ? `${o.oneOffKey || templateId.slice(0, 16)}|${primary}` : null;
-	if (oneOffKey && ctx.state.oneOff[oneOffKey])
-		return skip(
-			'ONE_OFF',
-			`this one-off template was already sent to ${primary} on ${new Date(ctx.state.oneOff[oneOffKey]).toISOString()}`,
-		);
 
 	const from = senderOf(ctx.creds, p.from);
 	const templates = compiledTemplates(p, templateId, ctx);
@@ -319,12 +330,15 @@ export function plan(
 				},
 		{ key: ctx.key, domain: from.address.split('@')[1] ?? 'localhost' },
 	);
-	const sending = sendKey({ index, item, templateId, from: from.address, recipients: all });
-	if (ctx.state.sending[sending])
-		return skip(
-			'SENT_BY_FAILED_EXECUTION',
-			`an execution that then failed sent this mail (or was sending it) on ${new Date(ctx.state.sending[sending]).toISOString()}; not sent again, so that its retry sends no duplicate`,
-		);
+	const send = sendKey({
+		operation: op,
+		messageId: mail.messageId,
+		index,
+		item,
+		templateId,
+		from: from.address,
+		recipients: all,
+	});
 	return {
 		send: {
 			mail: {
@@ -342,21 +356,49 @@ export function plan(
 				listUnsubscribe: bulk && optOut ? { url: optOut, oneClick: true } : null,
 			},
 			envelope: { from: from.address, to: all },
-			marks: { reply: op === 'autoReply' ? primary : null, oneOff: oneOffKey, sending },
+			marks: {
+				send,
+				reply: op === 'autoReply' && ctx.limit.max > 0 ? primary : null,
+				oneOff: oneOffKey,
+			},
 		},
 	};
 }
 
-/** Leaves the marks of a mail about to be sent: later items and executions see them. */
-export function reserve(state: SenderState, marks: Marks, now: number): void {
-	if (marks.reply) recordReply(state, marks.reply, now);
-	if (marks.oneOff) state.oneOff[marks.oneOff] = now;
-	state.sending[marks.sending] = now;
-}
+/** A mark the store refused, in the order they are claimed: then the mail is not sent. */
+export type Refused =
+	| { mark: 'send'; state: 'sending' | 'sent' }
+	/** An earlier item of the same input is this same mail. */
+	| { mark: 'send'; state: 'twin'; item: number }
+	| { mark: 'reply' }
+	| { mark: 'oneOff' };
 
-/** Takes back the marks of a mail that was not sent. */
-export function release(state: SenderState, marks: Marks, now: number): void {
-	if (marks.reply) forgetReply(state, marks.reply, now);
-	if (marks.oneOff) delete state.oneOff[marks.oneOff];
-	delete state.sending[marks.sending];
+/** Why a mail whose mark the store refused is not sent (the item goes to Not Sent with it). */
+export function refusal(refused: Refused, marks: Marks, limit: RateLimit): Skip {
+	if (refused.mark === 'send' && refused.state === 'twin')
+		return {
+			code: 'ALREADY_SENT',
+			reason: `item ${refused.item} of this input is the same mail (the same incoming mail, template and operation): sent once`,
+		};
+	if (refused.mark === 'send')
+		return refused.state === 'sent'
+			? {
+					code: 'ALREADY_SENT',
+					reason:
+						'this mail (the same incoming mail, template and operation) was sent by an earlier execution: not sent again',
+				}
+			: {
+					code: 'SENT_BY_FAILED_EXECUTION',
+					reason:
+						'an earlier (or concurrent) execution claimed this mail (the same incoming mail, template and operation) and has not recorded it as sent: it may have gone out, so it is not sent again',
+				};
+	if (refused.mark === 'reply')
+		return {
+			code: 'RATE_LIMIT',
+			reason: `${marks.reply} already got ${limit.max} auto-replies in the last ${limit.windowMs / 3_600_000} h`,
+		};
+	return {
+		code: 'ONE_OFF',
+		reason: `this one-off template was already sent to ${marks.oneOff?.slice(marks.oneOff.lastIndexOf('|') + 1)}`,
+	};
 }

@@ -7,6 +7,7 @@ import type {
 	ICredentialsDecrypted,
 	ICredentialTestFunctions,
 	IExecuteFunctions,
+	INodeCredentialDescription,
 	INodeCredentialTestResult,
 	INodeProperties,
 } from 'n8n-workflow';
@@ -20,6 +21,14 @@ import type { OptOutStore } from './types';
 export const POSTGRES_CREDENTIAL = 'crmEmailPostgresApi';
 
 export type StateStoreKind = 'instance' | 'postgres';
+
+/** The node's PostgreSQL credential, asked for when the State Store is PostgreSQL. */
+export const postgresCredential: INodeCredentialDescription = {
+	name: POSTGRES_CREDENTIAL,
+	required: true,
+	testedBy: 'crmEmailPostgresTest',
+	displayOptions: { show: { stateStore: ['postgres'] } },
+};
 
 export const stateStoreProperty: INodeProperties = {
 	displayName: 'State Store',

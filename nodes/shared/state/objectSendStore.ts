@@ -2,7 +2,7 @@
  * The Template Sender's SendStore on this n8n instance: a plain object (the node's state file,
  * see nodeState.ts), whose executions are serialized per node, which makes each operation atomic.
  * Rate-limit times and one-off marks keep the Sender's layout (TemplateSender/core/state.ts);
- * per-mail send marks live under `sends`, apart from its per-execution `sending` map.
+ * per-mail send marks live under `sends`.
  */
 import {
 	forgetReply,
@@ -42,6 +42,10 @@ export class ObjectSendStore implements SendStore {
 		if (key in this.s.oneOff) return false;
 		this.s.oneOff[key] = now;
 		return true;
+	}
+
+	async forgetOneOff(key: string): Promise<void> {
+		delete this.s.oneOff[key];
 	}
 
 	async claimSend(key: string, now: number): Promise<SendMark> {

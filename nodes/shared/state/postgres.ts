@@ -506,6 +506,13 @@ export class PostgresStateStore implements StateStore, OptOutStore {
 		return rows.length > 0;
 	}
 
+	async forgetOneOff(key: string): Promise<void> {
+		await this.query(`DELETE FROM ${this.t('marks')} WHERE node = $1 AND key = $2`, [
+			this.node,
+			`oneOff:${key}`,
+		]);
+	}
+
 	async claimSend(key: string, now: number): Promise<SendMark> {
 		const rows = await this.query<{ state: string; mine: boolean }>(
 			`WITH ins AS (INSERT INTO ${this.t('marks')} (node, key, state, at) VALUES ($1, $2, 'sending', $3)

@@ -101,6 +101,8 @@ export interface SendStore {
 	forgetReply(recipient: string, at: number): Promise<void>;
 	/** Marks a one-off (template key and recipient); false when it was marked before. */
 	markOneOff(key: string, now: number): Promise<boolean>;
+	/** Takes back a one-off marked for a mail that certainly did not reach SMTP. */
+	forgetOneOff(key: string): Promise<void>;
 	/**
 	 * Claims the sending of the mail `key` (incoming mail + template): 'claimed' when this call
 	 * may send it; 'sending' when an earlier attempt claimed it and may have handed it to SMTP;

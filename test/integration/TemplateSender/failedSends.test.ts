@@ -88,8 +88,8 @@ describe('Template Sender: refused mails with Continue On Fail off', () => {
 		assert.deepEqual(
 			notSent.map((n) => [n.pairedItem, (n.json.notSent as IDataObject).code]),
 			[
-				[{ item: 0 }, 'SENT_BY_FAILED_EXECUTION'],
-				[{ item: 2 }, 'SENT_BY_FAILED_EXECUTION'],
+				[{ item: 0 }, 'ALREADY_SENT'],
+				[{ item: 2 }, 'ALREADY_SENT'],
 			],
 		);
 		assert.equal(failed.length, 0);
@@ -128,7 +128,21 @@ describe('Template Sender: refused mails with Continue On Fail off', () => {
 		assert.deepEqual(failed[0].pairedItem, { item: 1 });
 		assert.equal((failed[0].json.error as IDataObject).code, 'SMTP_REJECTED');
 		assert.ok(failed[0].error instanceof NodeOperationError);
-		// Completed: no mark is left, so the same input later is sent again.
-		assert.deepEqual(staticData.sending, {});
+		// The sent mail stays marked, the refused one does not: the same input again sends only it.
+		assert.deepEqual(
+			Object.values(staticData.sends as IDataObject).map((m) => String(m).split('|')[0]),
+			['sent'],
+		);
+		sink.refuse.clear();
+		const [again, skipped] = await run(mails, staticData, true);
+		assert.deepEqual(
+			again.map((s) => s.pairedItem),
+			[{ item: 1 }],
+		);
+		assert.deepEqual(
+			skipped.map((n) => [n.pairedItem, (n.json.notSent as IDataObject).code]),
+			[[{ item: 0 }, 'ALREADY_SENT']],
+		);
+		assert.equal(received('fay@customer.example'), 1);
 	});
 });

@@ -140,6 +140,47 @@ describe('Template Sender against a real SMTP server', () => {
 		assert.equal(sink.messages.length, 1);
 	});
 
+	it('Reply To All Participants: To the person answered, Cc the case participants but us', async () => {
+		const m = customerMail({
+			from: { address: 'ann@customer.example', name: 'Ann Smith' },
+			case: {
+				number: 42,
+				id: 'case-42',
+				participants: [
+					'ann@customer.example',
+					'bob@customer.example',
+					'support@example.com',
+					'desk@help.example.com',
+					'cid@partner.example',
+				],
+			},
+		});
+		const parameters = {
+			operation: 'reply',
+			options: { replyToAll: true, ownAddresses: 'desk@help.example.com', retryDelayMs: 10 },
+		};
+		const [sent] = await run([m], parameters);
+		assert.equal(sent.length, 1);
+		const got = sink.messages[0];
+		assert.deepEqual(got.to, [
+			'ann@customer.example',
+			'bob@customer.example',
+			'cid@partner.example',
+		]);
+		assert.deepEqual(
+			(got.parsed.to as { value: Array<{ address: string }> }).value.map((a) => a.address),
+			['ann@customer.example'],
+		);
+		assert.deepEqual(
+			(got.parsed.cc as { value: Array<{ address: string }> }).value.map((a) => a.address),
+			['bob@customer.example', 'cid@partner.example'],
+		);
+		assert.deepEqual((sent[0].json.sent as IDataObject).cc, [
+			'bob@customer.example',
+			'cid@partner.example',
+		]);
+	});
+
 	it('rate limit per sender is remembered across executions', async () => {
 		const staticData: IDataObject = {};
 		const same = () => customerMail({ from: { address: 'loop@customer.example', name: '' } });
@@ -260,8 +301,11 @@ describe('Template Sender against a real SMTP server', () => {
 			String(p.html),
 			/href="https:\/\/crm\.example\.com\/unsub\?email=a%40c\.example&#38;token=[\w.-]+"/,
 		);
+		// The same item again is the same mail; another item to the same person meets the one-off.
 		const again = await runWith([mails[0]]);
-		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ONE_OFF');
+		assert.equal((again[1][0].json.notSent as IDataObject).code, 'ALREADY_SENT');
+		const other = await runWith([{ ...mails[0], account: { name: 'B' } }]);
+		assert.equal((other[1][0].json.notSent as IDataObject).code, 'ONE_OFF');
 	});
 
 	it('attaches binary properties of the item', async () => {

@@ -5,6 +5,7 @@
  * symlink from the state's temp file to /dev/full (a real ENOSPC, also for root).
  */
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
 import { fakeExecute } from '../../../harness/fakeExecute';
 import { SmtpSink, signingCredential } from '../../../harness/smtp';
+import type { CrashJob } from './crashWorker';
 
 const node = new CrmEmailTemplateSender();
 const dir = mkdtempSync(join(tmpdir(), 'crm-email-sender-state-'));
@@ -59,20 +61,31 @@ function mail(name: string): IDataObject {
 	};
 }
 
-function execution(workflowId: string, mails: IDataObject[], options: unknown = {}) {
+const parameters = (options: unknown = {}, bodyText = 'Hello {Person.firstName}') => ({
+	operation: 'autoReply',
+	from: '',
+	subject: 'We got your mail',
+	bodyText,
+	bodyHtml: '',
+	appendToSent: false,
+	options,
+});
+const credentials = () => ({
+	crmSmtpApi: sink.credentials(),
+	crmEmailSigningApi: signingCredential,
+});
+
+function execution(
+	workflowId: string,
+	mails: IDataObject[],
+	options: unknown = {},
+	bodyText = 'Hello {Person.firstName}',
+) {
 	const f = fakeExecute({
 		description: node.description,
-		parameters: {
-			operation: 'autoReply',
-			from: '',
-			subject: 'We got your mail',
-			bodyText: 'Hello {Person.firstName}',
-			bodyHtml: '',
-			appendToSent: false,
-			options,
-		},
+		parameters: parameters(options, bodyText),
 		inputs: [mails.map((json) => ({ json }))],
-		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
+		credentials: credentials(),
 		mode: 'trigger',
 		workflowId,
 	});
@@ -104,7 +117,9 @@ describe('Template Sender: a failed state save never causes a second send', () =
 			sent.map((s) => s.pairedItem),
 			[{ item: 1 }],
 		);
-		assert.deepEqual(codes(notSent), ['SENT_BY_FAILED_EXECUTION']);
+		// This process kept the unsaved state (ann's mail marked sent); the file has it "being sent",
+		// from the save before sending: another process would say SENT_BY_FAILED_EXECUTION.
+		assert.deepEqual(codes(notSent), ['ALREADY_SENT']);
 		assert.deepEqual(notSent[0].pairedItem, { item: 0 });
 
 		assert.ok(error instanceof Error);
@@ -137,9 +152,52 @@ describe('Template Sender: a failed state save never causes a second send', () =
 		assert.equal(notSent.length, first);
 	});
 
-	it('a completed execution leaves no marks: the same input sent again later goes out again', async () => {
-		await execution('wfTwice', [mail('dee')]);
-		await execution('wfTwice', [mail('dee')]);
-		assert.equal(received('dee@customer.example'), 2);
+	it('a Retry or rerun of the same incoming mails sends none again, also after completing', async () => {
+		const mails = [mail('dee'), mail('eve')];
+		const [first] = await execution('wfTwice', mails);
+		assert.equal(first.length, 2);
+		const [sent, notSent] = await execution('wfTwice', [mails[1], mails[0]]);
+		assert.equal(sent.length, 0);
+		assert.deepEqual(codes(notSent), ['ALREADY_SENT', 'ALREADY_SENT']);
+		assert.equal(received('dee@customer.example'), 1);
+		assert.equal(received('eve@customer.example'), 1);
+		// Another template is another mail.
+		const [other] = await execution('wfTwice', [mails[0]], {}, 'Second template');
+		assert.equal(other.length, 1);
+	});
+
+	it('a worker killed while sending: its rerun in another process sends nothing twice', async () => {
+		const mails = ['gil', 'hua', 'ida'].map(mail);
+		const worker = fork(join(__dirname, 'crashWorker.ts'), [], {
+			execArgv: ['--import', 'tsx'],
+			env: { ...process.env, CRM_EMAIL_STATE_DIR: dir },
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+		});
+		await new Promise((resolve) => worker.once('message', resolve));
+		const exited = new Promise((resolve) => worker.once('exit', resolve));
+		// Killed when the server has the first mail, before it answers: the worker never learns.
+		sink.onMessage = () => {
+			sink.onMessage = null;
+			worker.kill('SIGKILL');
+		};
+		const job: CrashJob = {
+			parameters: parameters(),
+			credentials: credentials(),
+			workflowId: 'wfCrash',
+			mails,
+		};
+		worker.send(job);
+		await exited;
+		const before = sink.messages.length;
+		assert.ok(before >= 1);
+		const [sent, notSent] = await execution('wfCrash', mails);
+		assert.equal(sent.length, 0);
+		// Claimed and saved before any went out: each may have been sent, none is sent again.
+		assert.deepEqual(codes(notSent), [
+			'SENT_BY_FAILED_EXECUTION',
+			'SENT_BY_FAILED_EXECUTION',
+			'SENT_BY_FAILED_EXECUTION',
+		]);
+		assert.equal(sink.messages.length, before);
 	});
 });

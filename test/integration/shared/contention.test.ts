@@ -2,7 +2,9 @@
  * Queue mode's contention on the PostgreSQL store, with real processes: 8 OS processes (each its
  * own pg pool, as n8n workers) route at the same time 1,000 first mails of new threads — a
  * quarter of them twice, by two processes at once, as a retried or rerun execution would — then
- * 500 replies; and hammer the Sender's rate limit and one-off marks. Everything asserted exactly.
+ * 500 replies; and hammer the Sender's rate limit and one-off marks; and run the Template Sender
+ * node in each on the same 200 incoming mails at once, against a real SMTP server. Everything
+ * asserted exactly.
  */
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -12,7 +14,8 @@ import { Client } from 'pg';
 
 import type { PostgresSettings } from '../../../nodes/shared/state/postgres';
 import { Postgres } from '../../../harness/postgres';
-import type { Job, Routed } from './contentionWorker';
+import { SmtpSink } from '../../../harness/smtp';
+import type { Answered, Job, Routed } from './contentionWorker';
 
 const PROCESSES = 8;
 const FIRST = 1000;
@@ -20,6 +23,7 @@ const REPLIES = 500;
 const MEMBERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
 
 const server = new Postgres();
+const sink = new SmtpSink();
 let settings: PostgresSettings;
 const workers: ChildProcess[] = [];
 
@@ -52,6 +56,7 @@ async function all<T>(jobs: Job[]): Promise<T[]> {
 
 before(async () => {
 	await server.start();
+	await sink.start();
 	settings = { ...server.connection(), ssl: 'disable', schema: 'crm_email', tablePrefix: '' };
 	for (let k = 0; k < PROCESSES; k++) workers.push(await startWorker());
 });
@@ -67,6 +72,7 @@ after(async () => {
 		),
 	);
 	await server.destroy();
+	await sink.stop();
 });
 
 async function sql<R>(text: string, params: unknown[] = []): Promise<R[]> {
@@ -270,5 +276,67 @@ describe('8 processes on one PostgreSQL store', { timeout: 600_000 }, () => {
 		);
 		const counts = perMember.map((r) => Number(r.n));
 		assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `spread ${counts.join(',')}`);
+	});
+
+	it('the Template Sender in 8 processes on the same 200 mails: each answered once, rate limit exact', async () => {
+		// 40 senders with 5 mails each; each process gets all 200, in its own order, all at once.
+		const incoming = Array.from({ length: 200 }, (_, i) => ({
+			messageId: `<in-${i}@customer.example>`,
+			references: [],
+			subject: `Question ${i}`,
+			from: { address: `s${i % 40}@customer.example`, name: 'Ann' },
+			replyTo: [],
+			text: 'Hello',
+			headers: {},
+		}));
+		const shuffled = (k: number) =>
+			[...incoming].sort(
+				(a, b) =>
+					((Number(/\d+/.exec(a.messageId)![0]) * (k + 3)) % 199) -
+					((Number(/\d+/.exec(b.messageId)![0]) * (k + 3)) % 199),
+			);
+		const round = async (workflowId: string, rateLimit: number) => {
+			sink.messages.length = 0;
+			const answers = await all<Answered>(
+				workers.map((_, k) => ({
+					kind: 'autoReply',
+					settings,
+					workflowId,
+					smtp: sink.credentials(),
+					rateLimit,
+					mails: shuffled(k),
+				})),
+			);
+			for (const a of answers) assert.equal(a.length, 200, 'every item on an output');
+			const flat = answers.flat();
+			const sentBy = new Map<string, number>();
+			for (const a of flat)
+				if (a.outcome === 'sent') sentBy.set(a.messageId, (sentBy.get(a.messageId) ?? 0) + 1);
+			assert.ok(
+				[...sentBy.values()].every((n) => n === 1),
+				'an incoming mail answered by two processes',
+			);
+			const others = new Set(flat.filter((a) => a.outcome !== 'sent').map((a) => a.outcome));
+			for (const code of others)
+				assert.ok(['ALREADY_SENT', 'SENT_BY_FAILED_EXECUTION', 'RATE_LIMIT'].includes(code), code);
+			// As the SMTP server received them: each incoming mail answered at most once.
+			const answered = sink.messages.map((m) => String(m.parsed.inReplyTo));
+			assert.equal(new Set(answered).size, answered.length, 'a mail auto-replied twice');
+			assert.deepEqual([...answered].sort(), [...sentBy.keys()].sort());
+			return sink.messages;
+		};
+
+		const unlimited = await round('wf:sender-all', 0);
+		assert.equal(unlimited.length, 200, 'each mail auto-replied exactly once');
+
+		const limited = await round('wf:sender-rate', 3);
+		assert.equal(limited.length, 40 * 3);
+		const perSender = new Map<string, number>();
+		for (const m of limited) perSender.set(m.to[0], (perSender.get(m.to[0]) ?? 0) + 1);
+		assert.equal(perSender.size, 40);
+		assert.ok(
+			[...perSender.values()].every((n) => n === 3),
+			'rate limit not exact',
+		);
 	});
 });

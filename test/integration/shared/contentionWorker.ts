@@ -1,8 +1,14 @@
 /**
  * One of the contention test's worker processes (see contention.test.ts): its own pg pool, the
- * Case Router's core and the Sender's store operations on the PostgreSQL store, as an n8n queue-
- * mode worker would run them. Jobs come over IPC; results go back the same way.
+ * Case Router's core, the Sender's store operations and the Template Sender node itself on the
+ * PostgreSQL store, as an n8n queue-mode worker would run them. Jobs come over IPC; results go back
+ * the same way.
  */
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+
+import { CrmEmailTemplateSender } from '../../../nodes/TemplateSender/CrmEmailTemplateSender.node.ts'; // explicit: ".node" would resolve to the codex .node.json
+import { fakeExecute } from '../../../harness/fakeExecute';
+import { signingCredential } from '../../../harness/smtp';
 import { routeMail, type RouterConfig } from '../../../nodes/CaseRouter/core/router';
 import type { Strategy } from '../../../nodes/CaseRouter/core/assign';
 import {
@@ -30,7 +36,19 @@ export type Job =
 			max: number;
 	  }
 	| { kind: 'oneOff'; settings: PostgresSettings; node: string; keys: string[] }
+	| {
+			/** One execution of the Template Sender (Auto-Reply) on these mails. */
+			kind: 'autoReply';
+			settings: PostgresSettings;
+			workflowId: string;
+			smtp: Record<string, unknown>;
+			rateLimit: number;
+			mails: IDataObject[];
+	  }
 	| { kind: 'exit' };
+
+/** An auto-reply job's outcome per mail: "sent", or the Not Sent code. */
+export type Answered = Array<{ messageId: string; outcome: string }>;
 
 export interface Routed {
 	messageId: string;
@@ -57,7 +75,42 @@ function config(strategy: Strategy): RouterConfig {
 	};
 }
 
+async function autoReply(job: Extract<Job, { kind: 'autoReply' }>): Promise<Answered> {
+	const node = new CrmEmailTemplateSender();
+	const f = fakeExecute({
+		description: node.description,
+		parameters: {
+			operation: 'autoReply',
+			from: '',
+			subject: 'We got your mail',
+			bodyText: 'Hello {Person.firstName}',
+			bodyHtml: '',
+			appendToSent: false,
+			stateStore: 'postgres',
+			options: { rateLimit: job.rateLimit, rateWindowHours: 1, retries: 0 },
+		},
+		inputs: [job.mails.map((json) => ({ json }))],
+		credentials: {
+			crmSmtpApi: job.smtp,
+			crmEmailSigningApi: signingCredential,
+			crmEmailPostgresApi: { ...job.settings },
+		},
+		mode: 'trigger',
+		workflowId: job.workflowId,
+	});
+	const [sent, notSent, failed] = (await node.execute.call(f.ctx)) as INodeExecutionData[][];
+	if (failed.length) throw new Error(`failed: ${JSON.stringify(failed.map((i) => i.json.error))}`);
+	return [
+		...sent.map((i) => ({ messageId: String(i.json.messageId), outcome: 'sent' })),
+		...notSent.map((i) => ({
+			messageId: String(i.json.messageId),
+			outcome: String((i.json.notSent as IDataObject).code),
+		})),
+	];
+}
+
 async function run(job: Exclude<Job, { kind: 'exit' }>): Promise<unknown> {
+	if (job.kind === 'autoReply') return await autoReply(job);
 	const store = new PostgresStateStore(job.settings, job.node);
 	if (job.kind === 'route') {
 		const out: Routed[] = [];

@@ -37,6 +37,7 @@ const ALL_OPTIONS: INodeParameters = {
 	oneOff: true,
 	oneOffKey: 'k',
 	optOutBaseUrl: 'https://crm.example.com/unsub',
+	replyToAll: true,
 	optOutList: 'gone@x.example',
 	optOutListName: 'news',
 	ownAddresses: 'desk@example.com',
@@ -115,21 +116,20 @@ describe('Template Sender: what the admin sees', () => {
 			'unknownPlaceholders',
 			'userName',
 		];
-		const replies = ['quoteOriginal', 'signaturePlacement', 'toOverride'];
+		const replies = ['ownAddresses', 'quoteOriginal', 'signaturePlacement', 'toOverride'];
 		assert.deepEqual(
 			visibleOptions({ operation: 'send', appendToSent: false }),
 			[...common, 'bulk', 'optOutBaseUrl', 'optOutListName'].sort(),
 		);
 		assert.deepEqual(
 			visibleOptions({ operation: 'reply', appendToSent: false }),
-			[...common, ...replies].sort(),
+			[...common, ...replies, 'replyToAll'].sort(),
 		);
 		assert.deepEqual(
 			visibleOptions({ operation: 'autoReply', appendToSent: true }),
 			[
 				...common,
 				...replies,
-				'ownAddresses',
 				'rateLimit',
 				'rateWindowHours',
 				'signatureOnAutoReply',

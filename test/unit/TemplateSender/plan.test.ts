@@ -11,14 +11,12 @@ import { isCrmEmailError } from '../../../nodes/shared/errors';
 import type { SmtpCredentials } from '../../../nodes/shared/transport/smtp';
 import {
 	plan,
-	release,
-	reserve,
+	refusal,
 	type Operation,
 	type Plan,
 	type PlanContext,
 	type SenderParameters,
 } from '../../../nodes/TemplateSender/core/plan';
-import { senderState } from '../../../nodes/TemplateSender/core/state';
 
 const creds: SmtpCredentials = {
 	host: '127.0.0.1',
@@ -36,7 +34,6 @@ function context(over: Partial<PlanContext> = {}): PlanContext {
 	return {
 		creds,
 		key: Buffer.from('k'.repeat(32)),
-		state: senderState({}),
 		limit: { max: 2, windowMs: 3_600_000 },
 		now: NOW,
 		templates: new Map(),
@@ -179,16 +176,31 @@ describe('plan: one decision per item', () => {
 		);
 	});
 
-	it('the state is never marked by a plan, only by reserve', () => {
+	it('the send mark names the incoming mail, template and operation, not the position', () => {
 		fc.assert(
-			fc.property(arbItem, arbOperation, (item, operation) => {
-				const ctx = context();
-				const before = JSON.stringify(ctx.state);
-				plan(0, item, params({ operation, to: 'x@y.example' }), ctx);
-				assert.equal(JSON.stringify(ctx.state), before);
+			fc.property(arbItem, arbOperation, fc.nat(50), (item, operation, index) => {
+				const p = params({ operation, to: 'x@y.example' });
+				const a = plan(0, item, p, context());
+				const b = plan(index, JSON.parse(JSON.stringify(item)) as typeof item, p, context());
+				if ('send' in a && 'send' in b && typeof item.messageId === 'string' && item.messageId)
+					assert.equal(a.send.marks.send, b.send.marks.send);
 			}),
 			{ numRuns: 200, seed: 15 },
 		);
+		const key = (i: number, m: Record<string, unknown>, p: SenderParameters) =>
+			sendOf(plan(i, m, p, context())).marks.send;
+		const base = key(0, mail(), params());
+		assert.equal(key(7, mail({ subject: 'other text' }), params()), base, 'same Message-ID');
+		assert.notEqual(key(0, mail({ messageId: '<m2@customer.example>' }), params()), base);
+		assert.notEqual(key(0, mail(), params({ subject: fixed('Other template') })), base);
+		assert.notEqual(key(0, mail(), params({ operation: 'autoReply' })), base);
+		// Send: the same incoming mail to another person is another mail.
+		const send = (to: string) => params({ operation: 'send', to });
+		assert.notEqual(key(0, mail(), send('a@x.example')), key(0, mail(), send('b@x.example')));
+		// No Message-ID: the item's position and data name it (a retry of the same execution).
+		const bare = mail({ messageId: undefined });
+		assert.equal(key(3, bare, params()), key(3, { ...bare }, params()));
+		assert.notEqual(key(3, bare, params()), key(4, bare, params()));
 	});
 
 	it('a recipient list with one bad address is not sent to anyone', () => {
@@ -231,22 +243,21 @@ describe('plan: the checks of each operation', () => {
 		assert.match(skipOf(plan(0, ours, own, context())).reason, /Reply-To is our own address/);
 	});
 
-	it('the rate limit counts what reserve marked, and release gives it back', () => {
+	it('Auto-Reply counts the person answered against the rate limit; Reply does not', () => {
 		const ctx = context();
-		const p = params({ operation: 'autoReply' });
-		const marks = [0, 1].map((i) => {
-			const s = sendOf(plan(i, mail(), p, ctx));
-			reserve(ctx.state, s.marks, NOW);
-			return s.marks;
+		const auto = sendOf(plan(0, mail(), params({ operation: 'autoReply' }), ctx));
+		assert.equal(auto.marks.reply, 'ann@customer.example');
+		assert.deepEqual(refusal({ mark: 'reply' }, auto.marks, ctx.limit), {
+			code: 'RATE_LIMIT',
+			reason: 'ann@customer.example already got 2 auto-replies in the last 1 h',
 		});
-		const limited = skipOf(plan(2, mail(), p, ctx));
-		assert.equal(limited.code, 'RATE_LIMIT');
-		assert.equal(limited.reason, 'ann@customer.example already got 2 auto-replies in the last 1 h');
-		release(ctx.state, marks[1], NOW);
-		sendOf(plan(2, mail(), p, ctx));
-		// Reply is not rate-limited.
-		reserve(ctx.state, marks[1], NOW);
-		sendOf(plan(3, mail(), params({ operation: 'reply' }), ctx));
+		assert.equal(sendOf(plan(0, mail(), params({ operation: 'reply' }), ctx)).marks.reply, null);
+		// 0: no limit, nothing counted.
+		const unlimited = context({ limit: { max: 0, windowMs: 3_600_000 } });
+		assert.equal(
+			sendOf(plan(0, mail(), params({ operation: 'autoReply' }), unlimited)).marks.reply,
+			null,
+		);
 	});
 
 	it('opt-out list covers To, Cc and Bcc, case and list form alike', () => {
@@ -259,22 +270,99 @@ describe('plan: the checks of each operation', () => {
 		assert.deepEqual(skipOf(r), { code: 'OPTED_OUT', reason: 'gone@x.example opted out' });
 	});
 
-	it('one-off: a second plan for the same recipient after reserve is skipped', () => {
+	it('one-off: marked per template key and recipient; a refused mark names the recipient', () => {
 		const ctx = context();
-		const p = params({ options: { oneOff: true } });
-		const first = sendOf(plan(0, mail(), p, ctx));
+		const first = sendOf(plan(0, mail(), params({ options: { oneOff: true } }), ctx));
 		assert.ok(first.marks.oneOff?.endsWith('|ann@customer.example'));
-		reserve(ctx.state, first.marks, NOW);
-		assert.equal(skipOf(plan(1, mail(), p, ctx)).code, 'ONE_OFF');
+		const keyed = sendOf(
+			plan(0, mail(), params({ options: { oneOff: true, oneOffKey: 'w' } }), ctx),
+		);
+		assert.equal(keyed.marks.oneOff, 'w|ann@customer.example');
+		assert.deepEqual(refusal({ mark: 'oneOff' }, keyed.marks, ctx.limit), {
+			code: 'ONE_OFF',
+			reason: 'this one-off template was already sent to ann@customer.example',
+		});
+		assert.equal(sendOf(plan(0, mail(), params(), ctx)).marks.oneOff, null);
 	});
 
-	it('a mail a failed execution handed to SMTP is not planned again', () => {
-		const ctx = context();
-		const s = sendOf(plan(0, mail(), params(), ctx));
-		reserve(ctx.state, s.marks, NOW);
-		assert.equal(skipOf(plan(0, mail(), params(), ctx)).code, 'SENT_BY_FAILED_EXECUTION');
-		// Another position is another mail.
-		sendOf(plan(1, mail(), params(), ctx));
+	it('a refused send mark: sent before, being sent by a failed execution, or a twin item', () => {
+		const { marks } = sendOf(plan(0, mail(), params(), context()));
+		const code = (r: Parameters<typeof refusal>[0]) => refusal(r, marks, context().limit).code;
+		assert.equal(code({ mark: 'send', state: 'sent' }), 'ALREADY_SENT');
+		assert.equal(code({ mark: 'send', state: 'sending' }), 'SENT_BY_FAILED_EXECUTION');
+		assert.match(
+			refusal({ mark: 'send', state: 'twin', item: 3 }, marks, context().limit).reason,
+			/^item 3 of this input is the same mail/,
+		);
+	});
+
+	it('Reply To All Participants: Cc the case participants, not us, not the person answered', () => {
+		const item = mail({
+			from: { address: 'Ann@Customer.example', name: 'Ann Smith' },
+			case: {
+				number: 7,
+				participants: [
+					'ann@customer.example',
+					'bob@customer.example',
+					'support@example.com',
+					'desk@help.example.com',
+					'cid@partner.example',
+					'Bob@Customer.example',
+				],
+			},
+		});
+		const p = params({
+			cc: 'cid@partner.example',
+			options: { replyToAll: true, ownAddresses: 'desk@help.example.com' },
+		});
+		const r = sendOf(plan(0, item, p, context()));
+		assert.deepEqual(
+			r.mail.to.map((a) => a.address),
+			['Ann@customer.example'],
+		);
+		assert.deepEqual(
+			r.mail.cc.map((a) => a.address),
+			['cid@partner.example', 'bob@customer.example'],
+		);
+		assert.deepEqual(r.envelope.to, [
+			'Ann@customer.example',
+			'cid@partner.example',
+			'bob@customer.example',
+		]);
+		// Off, or on Auto-Reply (Reply only), or without participants: the person answered alone.
+		const alone = (q: SenderParameters, m = item) => sendOf(plan(0, m, q, context())).envelope.to;
+		assert.deepEqual(alone(params()), ['Ann@customer.example']);
+		assert.deepEqual(alone(params({ operation: 'autoReply', options: { replyToAll: true } })), [
+			'Ann@customer.example',
+		]);
+		assert.deepEqual(alone(params({ options: { replyToAll: true } }), mail()), [
+			'ann@customer.example',
+		]);
+	});
+
+	it('Reply To All Participants: a participant that is not one clean address sends nothing', () => {
+		fc.assert(
+			fc.property(fc.array(arbAddressText, { maxLength: 4 }), (participants) => {
+				const r = plan(
+					0,
+					mail({ case: { number: 7, participants } }),
+					params({ options: { replyToAll: true } }),
+					context(),
+				);
+				const bad = participants.some((x) => parseAddresses(x).invalid.length > 0);
+				if (bad) assert.equal(skipOf(r).code, 'INVALID_RECIPIENT');
+				else {
+					const sent = sendOf(r);
+					const cc = sent.mail.cc.map((a) => a.address.toLowerCase());
+					assert.equal(new Set(cc).size, cc.length, 'no address twice');
+					assert.ok(!cc.includes('ann@customer.example'), 'not the person answered');
+					assert.ok(!cc.includes('support@example.com'), 'not us');
+					for (const a of sent.mail.cc)
+						assert.deepEqual(parseAddresses(a.address).mailboxes.length, 1);
+				}
+			}),
+			{ numRuns: 300, seed: 16 },
+		);
 	});
 
 	it('bulk and the unsubscribe link apply to Send only', () => {

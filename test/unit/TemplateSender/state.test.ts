@@ -1,6 +1,7 @@
 /**
- * The sender's "being sent" marks: one key per mail of an execution, the same again for its retry,
- * kept a bounded time.
+ * The sender's per-mail send marks: one key per incoming mail, template and operation, the same
+ * again for a Retry or a rerun; items without a Message-ID by position and data. Older versions'
+ * marks are aged out.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,6 +15,8 @@ import {
 } from '../../../nodes/TemplateSender/core/state';
 
 const mail = fc.record({
+	operation: fc.constantFrom('send', 'reply', 'autoReply'),
+	messageId: fc.oneof(fc.constant(null), fc.string()),
 	index: fc.nat(),
 	item: fc.jsonValue(),
 	templateId: fc.string(),
@@ -31,10 +34,43 @@ describe('sendKey', () => {
 		);
 	});
 
-	it('differs when position, data, template, sender or recipients differ', () => {
+	it('with a Message-ID: differs by mail, template and operation (Send: recipients), not position', () => {
 		const base = {
+			operation: 'reply',
+			messageId: '<a@x>',
 			index: 0,
 			item: { messageId: '<a@x>' },
+			templateId: 't',
+			from: 'support@example.com',
+			recipients: ['ann@c.example'],
+		};
+		const same = [
+			{ ...base, index: 1 },
+			{ ...base, item: { messageId: '<a@x>', case: { number: 2 } } },
+			{ ...base, from: 'help@example.com' },
+			{ ...base, recipients: ['bob@c.example'] },
+		].map(sendKey);
+		assert.deepEqual(new Set(same), new Set([sendKey(base)]));
+		const send = { ...base, operation: 'send' };
+		const keys = new Set(
+			[
+				base,
+				{ ...base, messageId: '<b@x>' },
+				{ ...base, templateId: 'u' },
+				{ ...base, operation: 'autoReply' },
+				send,
+				{ ...send, recipients: ['bob@c.example'] },
+			].map(sendKey),
+		);
+		assert.equal(keys.size, 6);
+	});
+
+	it('without one: differs when position, data, template, sender or recipients differ', () => {
+		const base = {
+			operation: 'send',
+			messageId: null,
+			index: 0,
+			item: { name: 'a' },
 			templateId: 't',
 			from: 'support@example.com',
 			recipients: ['ann@c.example'],
@@ -43,7 +79,7 @@ describe('sendKey', () => {
 			[
 				base,
 				{ ...base, index: 1 },
-				{ ...base, item: { messageId: '<b@x>' } },
+				{ ...base, item: { name: 'b' } },
 				{ ...base, templateId: 'u' },
 				{ ...base, from: 'help@example.com' },
 				{ ...base, recipients: ['bob@c.example'] },
@@ -54,9 +90,11 @@ describe('sendKey', () => {
 });
 
 describe('pruneState', () => {
-	it('keeps a failed execution’s marks for SENDING_KEPT_MS, then drops them', () => {
+	it('ages out an older version’s marks after SENDING_KEPT_MS, then drops the map', () => {
 		const state = senderState({ sending: { old: 0, recent: 10 } });
 		pruneState(state, { max: 5, windowMs: 1000 }, SENDING_KEPT_MS + 5);
 		assert.deepEqual(state.sending, { recent: 10 });
+		pruneState(state, { max: 5, windowMs: 1000 }, SENDING_KEPT_MS + 20);
+		assert.equal(state.sending, undefined);
 	});
 });
