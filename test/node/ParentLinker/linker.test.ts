@@ -157,25 +157,32 @@ describe('Parent Linker node', () => {
 	});
 
 	describe('a failing item', () => {
-		// The linker cannot remember the second mail: its thread memory (the node's state) refuses
-		// that Message-ID, as a store that cannot write would.
-		const refusing = () => ({
-			threads: new Proxy({} as IDataObject, {
-				set(target, key, value) {
-					if (key === '<2@x>')
-						throw new CrmEmailError('STATE_WRITE_FAILED', 'Cannot remember <2@x>', {
-							messageId: '<2@x>',
-						});
-					return Reflect.set(target, key, value);
-				},
-			}),
-		});
-		const mails: INodeExecutionData[] = ['<1@x>', '<2@x>', '<3@x>'].map((messageId, i) => ({
-			json: { messageId, from: { address: 'ann@acme.example' } },
-			binary: {
-				raw: { data: Buffer.from(`mail ${i}`).toString('base64'), mimeType: 'message/rfc822' },
-			},
-		}));
+		// The second mail fails when the linker links it: its `from` reads once (the batch's look
+		// ahead at the addresses it needs), then throws. It stands in for any failure of one mail
+		// (no well-formed input makes the linker fail); the property is not enumerable, so copying
+		// the item onto its output does not throw again.
+		const makeMails = (): INodeExecutionData[] =>
+			['<1@x>', '<2@x>', '<3@x>'].map((messageId, i) => {
+				const json: IDataObject = { messageId, from: { address: 'ann@acme.example' } };
+				let reads = 0;
+				if (messageId === '<2@x>')
+					Object.defineProperty(json, 'from', {
+						enumerable: false,
+						get() {
+							if (reads++ === 0) return { address: 'ann@acme.example' };
+							throw new CrmEmailError('MAIL_PARSE_FAILED', 'Cannot read <2@x>', {
+								messageId: '<2@x>',
+							});
+						},
+					});
+				return {
+					json,
+					binary: {
+						raw: { data: Buffer.from(`mail ${i}`).toString('base64'), mimeType: 'message/rfc822' },
+					},
+				};
+			});
+		const mails = makeMails();
 		const execute = (continueOnFail: boolean) =>
 			node.execute.call(
 				fakeExecute({
@@ -193,8 +200,7 @@ describe('Parent Linker node', () => {
 						threadIds: 'ignore',
 						options: {},
 					},
-					inputs: [mails, records],
-					staticData: refusing(),
+					inputs: [makeMails(), records],
 					continueOnFail,
 				}).ctx,
 			);
@@ -212,8 +218,8 @@ describe('Parent Linker node', () => {
 			assert.deepEqual(linked[1].binary, mails[2].binary);
 			assert.equal(failed.length, 1);
 			assert.deepEqual(failed[0].json.error, {
-				code: 'STATE_WRITE_FAILED',
-				message: 'Cannot remember <2@x>',
+				code: 'MAIL_PARSE_FAILED',
+				message: 'Cannot read <2@x>',
 				messageId: '<2@x>',
 			});
 			assert.equal(failed[0].json.messageId, '<2@x>');
@@ -226,8 +232,8 @@ describe('Parent Linker node', () => {
 		it('without Continue On Fail fails the execution with "Error code: …"', async () => {
 			await assert.rejects(execute(false), (e: Error) => {
 				assert.ok(e instanceof NodeOperationError);
-				assert.equal(e.message, 'Cannot remember <2@x>');
-				assert.equal(e.description, 'Error code: STATE_WRITE_FAILED');
+				assert.equal(e.message, 'Cannot read <2@x>');
+				assert.equal(e.description, 'Error code: MAIL_PARSE_FAILED');
 				assert.equal(e.context.itemIndex, 1);
 				return true;
 			});
