@@ -40,6 +40,10 @@ const recipients = [
 	{ to: 'stays@x.example', cc: 'gone@x.example' },
 ];
 
+let runs = 0;
+
+// Each run its own workflow: the list is shared across workflows, and the Sender's marks of mails
+// it sent (ALREADY_SENT on a rerun) are not.
 function run(options: IDataObject) {
 	const f = fakeExecute({
 		description: node.description,
@@ -63,7 +67,7 @@ function run(options: IDataObject) {
 		inputs: [recipients.map((r) => ({ json: { ...r } }))],
 		credentials: { crmSmtpApi: sink.credentials(), crmEmailSigningApi: signingCredential },
 		mode: 'webhook',
-		workflowId: 'newsletter',
+		workflowId: `newsletter-${++runs}`,
 	});
 	return node.execute.call(f.ctx);
 }
