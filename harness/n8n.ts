@@ -113,16 +113,13 @@ export interface N8nOwner {
 
 /**
  * n8n's queue mode: PostgreSQL as n8n's database, Redis carrying the Bull queue, one encryption
- * key for main and workers (each decrypts the credentials), and optionally Bull's lock and
- * stalled-check timings (milliseconds) so a killed worker's job is noticed sooner than n8n's
- * defaults (60 s lock, 30 s check).
+ * key for main and workers (each decrypts the credentials). Bull's lock and stalled-check
+ * timings stay n8n's defaults: shorter locks fail executions of a busy worker on this machine.
  */
 export interface QueueMode {
 	database: PostgresConnection;
 	redis: { host: string; port: number };
 	encryptionKey: string;
-	lockDurationMs?: number;
-	stalledIntervalMs?: number;
 }
 
 function queueEnv(q: QueueMode): NodeJS.ProcessEnv {
@@ -137,11 +134,6 @@ function queueEnv(q: QueueMode): NodeJS.ProcessEnv {
 		QUEUE_BULL_REDIS_HOST: q.redis.host,
 		QUEUE_BULL_REDIS_PORT: String(q.redis.port),
 		N8N_ENCRYPTION_KEY: q.encryptionKey,
-		...(q.lockDurationMs && {
-			QUEUE_WORKER_LOCK_DURATION: String(q.lockDurationMs),
-			QUEUE_WORKER_LOCK_RENEW_TIME: String(Math.floor(q.lockDurationMs / 3)),
-		}),
-		...(q.stalledIntervalMs && { QUEUE_WORKER_STALLED_INTERVAL: String(q.stalledIntervalMs) }),
 	};
 }
 
