@@ -23,8 +23,8 @@ import { Postgres } from '../../harness/postgres';
 import { ensureRedis, Redis } from '../../harness/redis';
 import { SmtpSink } from '../../harness/smtp';
 
-/** Mails per burst: 300 keeps the n8n tier's run time reasonable on two cores. */
-const MAILS = Number(process.env.CRM_EMAIL_QUEUE_MAILS ?? 300);
+/** Mails per burst: 1,000 (the issue's burst) takes well under a minute on two cores. */
+const MAILS = Number(process.env.CRM_EMAIL_QUEUE_MAILS ?? 1000);
 const WORKFLOW = 'crmEmailToCase01';
 
 let dovecot: Dovecot;
@@ -103,7 +103,7 @@ async function unrouted(b: Burst): Promise<string[]> {
 
 /**
  * No case duplicated: each routed first mail its own case number (none of `taken`), each routed
- * reply in its thread's case. Returns the case numbers of the routed first mails.
+ * reply whose first mail was routed in its thread's case. Returns the case numbers of the routed first mails.
  */
 async function assertNoDuplicate(b: Burst, taken: number[] = []): Promise<number[]> {
 	const { byId } = await routed();
@@ -114,8 +114,9 @@ async function assertNoDuplicate(b: Burst, taken: number[] = []): Promise<number
 		[],
 		'no case number given out twice',
 	);
+	// A reply whose first mail got no case (lost with a killed execution) opens a case of its own.
 	for (const [reply, parent] of b.replies)
-		if (byId.has(reply))
+		if (byId.has(reply) && byId.has(parent))
 			assert.equal(
 				byId.get(reply)!.caseNumber,
 				byId.get(parent)?.caseNumber,
@@ -226,7 +227,9 @@ describe('email-to-case.json in n8n queue mode (main + two workers, PostgreSQL s
 
 		before(async () => {
 			const from = n8n.log.length;
-			await appendMails(support, 'INBOX', raw);
+			// Watched while the mails are still being appended: the trigger starts on the first ones.
+			const appending = appendMails(support, 'INBOX', raw);
+			appending.catch(() => undefined);
 			// The second execution of the burst, killed as soon as its worker has it (an execution
 			// of 50 mails takes about a second: the log is watched closely).
 			const started = Date.now();
@@ -240,6 +243,7 @@ describe('email-to-case.json in n8n queue mode (main + two workers, PostgreSQL s
 			assert.ok(victim, `the execution ran on a worker: ${line}`);
 			killedExecution = executionOf(line);
 			await n8n.killWorker(victim);
+			await appending;
 			// n8n notices the dead worker's job once its lock expires (60 s by default), then the
 			// trigger carries on with the burst; the last mail of the burst then has a case.
 			const last = [...b.firsts.keys()].at(-1)!;
