@@ -6,11 +6,20 @@
  * `<user folder>/.n8n/nodes`), driven through its CLI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+	cpSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { freePort } from './dovecot';
+import type { PostgresConnection } from './postgres';
 
 export const N8N_VERSION = '2.41.1';
 export const NODE24_VERSION = '24.21.0';
@@ -102,16 +111,51 @@ export interface N8nOwner {
 	lastName: string;
 }
 
+/**
+ * n8n's queue mode: PostgreSQL as n8n's database, Redis carrying the Bull queue, one encryption
+ * key for main and workers (each decrypts the credentials). Bull's lock and stalled-check
+ * timings stay n8n's defaults: shorter locks fail executions of a busy worker on this machine.
+ */
+export interface QueueMode {
+	database: PostgresConnection;
+	redis: { host: string; port: number };
+	encryptionKey: string;
+}
+
+function queueEnv(q: QueueMode): NodeJS.ProcessEnv {
+	return {
+		EXECUTIONS_MODE: 'queue',
+		DB_TYPE: 'postgresdb',
+		DB_POSTGRESDB_HOST: q.database.host,
+		DB_POSTGRESDB_PORT: String(q.database.port),
+		DB_POSTGRESDB_DATABASE: q.database.database,
+		DB_POSTGRESDB_USER: q.database.user,
+		DB_POSTGRESDB_PASSWORD: q.database.password,
+		QUEUE_BULL_REDIS_HOST: q.redis.host,
+		QUEUE_BULL_REDIS_PORT: String(q.redis.port),
+		N8N_ENCRYPTION_KEY: q.encryptionKey,
+	};
+}
+
+/** One `n8n worker` process of a queue-mode N8n. */
+export interface N8nWorker {
+	name: string;
+	userFolder: string;
+	child: ChildProcess;
+}
+
 export class N8n {
 	readonly userFolder: string;
 	port = 0;
 	private child?: ChildProcess;
-	/** Everything n8n printed since this object was made, across restarts. */
+	/** Everything n8n printed since this object was made, across restarts; workers' lines prefixed. */
 	readonly log: string[] = [];
+	readonly workers: N8nWorker[] = [];
 
 	constructor(
 		private readonly bins: { node: string; n8n: string },
 		userFolder?: string,
+		private readonly queue?: QueueMode,
 	) {
 		this.userFolder = userFolder ?? mkdtempSync(join(tmpdir(), 'crm-email-n8n-'));
 		mkdirSync(this.userFolder, { recursive: true });
@@ -144,14 +188,15 @@ export class N8n {
 		return `${resolve(this.bins.node, '..')}:${process.env.PATH ?? ''}`;
 	}
 
-	private env(): NodeJS.ProcessEnv {
+	/** `brokerPort`: each queue-mode process its own (n8n's default 5679 may be taken by another n8n). */
+	private env(userFolder = this.userFolder, brokerPort?: number): NodeJS.ProcessEnv {
 		const env = { ...process.env };
 		// This package must come from the nodes folder only, as a user's n8n loads it.
 		delete env.N8N_CUSTOM_EXTENSIONS;
 		return {
 			...env,
 			PATH: this.path(),
-			N8N_USER_FOLDER: this.userFolder,
+			N8N_USER_FOLDER: userFolder,
 			N8N_PORT: String(this.port),
 			N8N_LISTEN_ADDRESS: '127.0.0.1',
 			N8N_DIAGNOSTICS_ENABLED: 'false',
@@ -164,7 +209,75 @@ export class N8n {
 			DB_SQLITE_POOL_SIZE: '2',
 			N8N_LOG_LEVEL: 'info',
 			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
+			...(this.queue && queueEnv(this.queue)),
+			...(brokerPort && { N8N_RUNNERS_BROKER_PORT: String(brokerPort) }),
 		};
+	}
+
+	private capture(child: ChildProcess, prefix: string, echo: boolean): void {
+		const onData = (d: Buffer) => {
+			this.log.push(
+				...d
+					.toString()
+					.split('\n')
+					.filter(Boolean)
+					.map((l) => prefix + l),
+			);
+			if (echo) process.stdout.write(d);
+		};
+		child.stdout?.on('data', onData);
+		child.stderr?.on('data', onData);
+	}
+
+	/**
+	 * Starts `count` more `n8n worker` processes (queue mode only) and waits until each says it is
+	 * ready. Each has its own user folder with a copy of the main's nodes folder, as each worker
+	 * machine has this package installed; they share nothing else with the main but the database,
+	 * Redis and the encryption key.
+	 */
+	async startWorkers(count: number, concurrency = 10, timeoutMs = 240_000): Promise<N8nWorker[]> {
+		if (!this.queue) throw new Error('workers need queue mode: pass a QueueMode to new N8n()');
+		const started: N8nWorker[] = [];
+		for (let i = 0; i < count; i++) {
+			const name = `worker${this.workers.length + 1}`;
+			const userFolder = join(this.userFolder, name);
+			if (!existsSync(userFolder))
+				cpSync(this.nodesFolder, join(userFolder, '.n8n', 'nodes'), { recursive: true });
+			const child = spawn(
+				this.bins.node,
+				[this.bins.n8n, 'worker', `--concurrency=${concurrency}`],
+				{ env: this.env(userFolder, await freePort()), stdio: ['ignore', 'pipe', 'pipe'] },
+			);
+			const worker = { name, userFolder, child };
+			this.capture(child, `[${name}] `, false);
+			this.workers.push(worker);
+			started.push(worker);
+		}
+		const since = Date.now();
+		for (const w of started)
+			for (;;) {
+				if (w.child.exitCode !== null)
+					throw new Error(
+						`n8n ${w.name} exited (${w.child.exitCode}):\n${this.log.slice(-40).join('\n')}`,
+					);
+				if (this.log.some((l) => l.startsWith(`[${w.name}] `) && /n8n worker is now ready/.test(l)))
+					break;
+				if (Date.now() - since > timeoutMs)
+					throw new Error(
+						`n8n ${w.name} not ready in ${timeoutMs} ms:\n${this.log.slice(-40).join('\n')}`,
+					);
+				await new Promise((r) => setTimeout(r, 500));
+			}
+		return started;
+	}
+
+	/** Kills a worker at once (SIGKILL: no graceful shutdown, as a crash or an OOM kill). */
+	async killWorker(worker: N8nWorker): Promise<void> {
+		if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+		await new Promise<void>((r) => {
+			worker.child.once('exit', () => r());
+			worker.child.kill('SIGKILL');
+		});
 	}
 
 	cli(args: string[]): string {
@@ -182,15 +295,10 @@ export class N8n {
 		if (!this.port) this.port = await freePort();
 		const from = this.log.length;
 		this.child = spawn(this.bins.node, [this.bins.n8n, 'start'], {
-			env: this.env(),
+			env: this.env(this.userFolder, this.queue && (await freePort())),
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
-		const onData = (d: Buffer) => {
-			this.log.push(...d.toString().split('\n').filter(Boolean));
-			if (echo) process.stdout.write(d);
-		};
-		this.child.stdout?.on('data', onData);
-		this.child.stderr?.on('data', onData);
+		this.capture(this.child, '', echo);
 		const started = Date.now();
 		while (Date.now() - started < timeoutMs) {
 			if (this.child.exitCode !== null)
@@ -219,19 +327,82 @@ export class N8n {
 		return r.status;
 	}
 
+	/** Stops the main and every worker (SIGTERM, SIGKILL after 30 s). */
 	async stop(): Promise<void> {
-		const child = this.child;
+		const children = [this.child, ...this.workers.splice(0).map((w) => w.child)];
 		this.child = undefined;
-		if (!child || child.exitCode !== null || child.signalCode !== null) return;
-		await new Promise<void>((resolveStop) => {
-			child.once('exit', () => resolveStop());
-			child.kill('SIGTERM');
-			setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
-		});
+		await Promise.all(
+			children.map(async (child) => {
+				if (!child || child.exitCode !== null || child.signalCode !== null) return;
+				await new Promise<void>((resolveStop) => {
+					child.once('exit', () => resolveStop());
+					child.kill('SIGTERM');
+					setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+				});
+			}),
+		);
 	}
 
 	async destroy(): Promise<void> {
 		await this.stop();
 		rmSync(this.userFolder, { recursive: true, force: true });
 	}
+}
+
+/** The credential the queue-mode email-to-case uses for its PostgreSQL state store. */
+export const POSTGRES_STATE_CREDENTIAL = {
+	id: 'crmStatePostgres',
+	name: 'Case state (PostgreSQL)',
+};
+
+/**
+ * Imports and publishes the shipped `email-to-case.json` with its credentials through n8n's CLI,
+ * as workflows/README.md does. With `postgres`, the imported copy (never the shipped file) has
+ * its Parent Linker and Case Router on the PostgreSQL state store, through a credential imported
+ * beside the IMAP and SMTP ones — the queue-mode set-up the README describes.
+ */
+export function importEmailToCase(
+	n8n: N8n,
+	credentials: {
+		imap: Record<string, unknown>;
+		smtp: Record<string, unknown>;
+		postgres?: PostgresConnection;
+	},
+): void {
+	const { imap, smtp, postgres } = credentials;
+	const file = (name: string) => join(n8n.userFolder, name);
+	writeFileSync(
+		file('credentials.json'),
+		JSON.stringify([
+			{ id: 'crmImapSupport', name: 'Support mailbox (IMAP)', type: 'crmImapApi', data: imap },
+			{ id: 'crmSmtpSupport', name: 'Support mailbox (SMTP)', type: 'crmSmtpApi', data: smtp },
+			...(postgres
+				? [
+						{
+							...POSTGRES_STATE_CREDENTIAL,
+							type: 'crmEmailPostgresApi',
+							// The store's tables live in their own schema, so n8n's own database will do.
+							data: { ...postgres, ssl: 'disable', schema: 'crm_email', tablePrefix: '' },
+						},
+					]
+				: []),
+		]),
+	);
+	n8n.cli(['import:credentials', `--input=${file('credentials.json')}`]);
+	const workflow = JSON.parse(
+		readFileSync(join(root, 'workflows', 'email-to-case.json'), 'utf8'),
+	) as {
+		id: string;
+		nodes: Array<{ name: string; parameters: Record<string, unknown>; credentials?: object }>;
+	};
+	if (postgres)
+		for (const node of workflow.nodes.filter((n) =>
+			['Parent Linker', 'Case Router'].includes(n.name),
+		)) {
+			node.parameters.stateStore = 'postgres';
+			node.credentials = { ...node.credentials, crmEmailPostgresApi: POSTGRES_STATE_CREDENTIAL };
+		}
+	writeFileSync(file('email-to-case.json'), JSON.stringify(workflow));
+	n8n.cli(['import:workflow', `--input=${file('email-to-case.json')}`]);
+	n8n.cli(['publish:workflow', `--id=${workflow.id}`]);
 }

@@ -29,11 +29,13 @@ function files(dir) {
 // The harness is TypeScript; this runner stays plain Node so `node scripts/test.mjs` needs no flags.
 const { ensureDebianPackage } = await tsImport('../harness/debian.ts', import.meta.url);
 const { ensurePostgres } = await tsImport('../harness/postgres.ts', import.meta.url);
+const { ensureRedis } = await tsImport('../harness/redis.ts', import.meta.url);
 try {
 	if (tiers.some((t) => t.endsWith('integration') || t.endsWith('n8n'))) {
 		ensureDebianPackage('dovecot', 'dovecot-imapd', 'the real-server tests');
 		ensurePostgres();
 	}
+	if (tiers.some((t) => t.endsWith('n8n'))) ensureRedis();
 	if (tiers.some((t) => t.endsWith('n8n')) && !process.env.CRM_EMAIL_CHROMIUM)
 		ensureDebianPackage('chromium', 'chromium', 'the editor tests');
 } catch (error) {
