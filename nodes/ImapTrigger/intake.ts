@@ -22,6 +22,8 @@ import { MailScanner, type IntakeLog, type Prepared } from './scan';
 export interface IntakeOptions extends TriggerSettings {
 	credentials: ImapCredentials;
 	reconnect?: ConnectionSettings['reconnect'];
+	/** How long after a batch the workflow did not take it is fetched again (default 5 s). */
+	redeliverMs?: number;
 }
 
 export interface StateStore {
@@ -53,6 +55,7 @@ export class ImapIntake {
 	private again = false;
 	private pollTimer?: NodeJS.Timeout;
 	private renewTimer?: NodeJS.Timeout;
+	private redeliverTimer?: NodeJS.Timeout;
 	/** The OAuth2 token of the session nears its expiry: the next drain starts on a new session. */
 	private renewDue = false;
 	private reported = new Set<string>();
@@ -95,6 +98,7 @@ export class ImapIntake {
 		this.stopped = true;
 		clearInterval(this.pollTimer);
 		clearTimeout(this.renewTimer);
+		clearTimeout(this.redeliverTimer);
 		// Log out first: a batch still in the workflow must not hold the connection open. Nothing
 		// is lost by cutting a fetch short; its batch was not handed over and is found again.
 		await this.connection.close();
@@ -214,6 +218,12 @@ export class ImapIntake {
 				return;
 			}
 			this.report(described);
+			// Not taken (n8n lost the execution, or could not start it): the batch is fetched again
+			// soon, not at the next new mail, which may never come.
+			if (described.code === 'DELIVERY_FAILED' && !this.stopped) {
+				clearTimeout(this.redeliverTimer);
+				this.redeliverTimer = setTimeout(() => this.request(), this.opts.redeliverMs ?? 5_000);
+			}
 		}
 	}
 

@@ -11,6 +11,7 @@ import {
 	type ITriggerResponse,
 } from 'n8n-workflow';
 
+import { CrmEmailError } from '../shared/errors';
 import { toNodeError } from '../shared/itemErrors';
 import { readImapCredentials } from '../shared/mailAuth';
 import { describeImapError } from '../shared/transport/imap';
@@ -58,6 +59,22 @@ function staticDataStore(ctx: ITriggerFunctions): StateStore {
 	};
 }
 
+/** A batch n8n lost this many times in a row is given up (reported), not fetched again. */
+const MAX_REDELIVERIES = 3;
+
+/**
+ * Why n8n lost an execution without running it (a queue-mode worker that died or stalled, a
+ * crashed instance), or null. A workflow that failed in a node is not lost: it ran, and its
+ * failed execution is where the admin retries it.
+ */
+export function lostExecution(run: IRun | undefined): string | null {
+	const error = run?.data?.resultData?.error as { message?: unknown } | undefined;
+	const message = typeof error?.message === 'string' ? error.message : '';
+	if (/failed to be processed too many times/i.test(message)) return message;
+	if (run?.status === 'crashed') return message || 'the execution crashed';
+	return null;
+}
+
 export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResponse> {
 	const credentials = await readImapCredentials(this);
 	let settings;
@@ -78,12 +95,33 @@ export async function triggerImap(this: ITriggerFunctions): Promise<ITriggerResp
 		throw toNodeError(this, error);
 	}
 
+	let lostBatch = { first: '', attempts: 0 };
 	const hooks: IntakeHooks = {
 		deliver: async (records) => {
 			const items = await toExecutionItems(this, records);
 			const done = this.helpers.createDeferredPromise<IRun>();
 			this.emit([items], undefined, done);
-			await done.promise;
+			const lost = lostExecution(await done.promise);
+			if (!lost) {
+				lostBatch = { first: '', attempts: 0 };
+				return;
+			}
+			// n8n lost the execution (a queue-mode worker died): the batch is fetched again, and
+			// the stateful nodes give a mail routed twice its first case and send no mail twice.
+			// A batch lost again and again (a mail that kills workers) goes on after the third try,
+			// reported, so that it never blocks the mail behind it.
+			const first = records[0] ? `${records[0].json.folder}:${records[0].json.uid}` : '';
+			lostBatch = { first, attempts: lostBatch.first === first ? lostBatch.attempts + 1 : 1 };
+			const mails = `${records.length} mails from ${first} on`;
+			if (lostBatch.attempts < MAX_REDELIVERIES)
+				throw new CrmEmailError('DELIVERY_FAILED', `n8n lost the execution of ${mails}: ${lost}`);
+			lostBatch = { first: '', attempts: 0 };
+			hooks.reportError(
+				new CrmEmailError(
+					'DELIVERY_FAILED',
+					`n8n lost the execution of ${mails} ${MAX_REDELIVERIES} times (${lost}); not fetched again: see the failed executions for these mails`,
+				),
+			);
 		},
 		reportError: (error) => {
 			const failure = toNodeError(this, error);

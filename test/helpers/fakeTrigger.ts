@@ -17,8 +17,8 @@ export interface FakeTriggerOptions {
 	credentials: Record<string, unknown>;
 	staticData?: IDataObject;
 	mode?: 'trigger' | 'manual';
-	/** Runs for each emitted execution before its done-promise resolves. */
-	execution?: (items: INodeExecutionData[]) => Promise<void> | void;
+	/** Runs for each emitted execution before its done-promise resolves, with what it returns. */
+	execution?: (items: INodeExecutionData[]) => Promise<IRun | void> | IRun | void;
 }
 
 export interface FakeTrigger {
@@ -61,8 +61,8 @@ export function fakeTrigger(o: FakeTriggerOptions): FakeTrigger {
 		) => {
 			emitted.push(data[0]);
 			void (async () => {
-				await o.execution?.(data[0]);
-				done?.resolve({} as IRun);
+				const run = await o.execution?.(data[0]);
+				done?.resolve(run ?? ({} as IRun));
 			})();
 		},
 		emitError: (e: Error) => failures.push(e),

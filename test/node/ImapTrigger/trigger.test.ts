@@ -10,6 +10,7 @@ import {
 	type ICredentialTestFunctions,
 	type ILoadOptionsFunctions,
 	type INodeExecutionData,
+	type IRun,
 } from 'n8n-workflow';
 import type { ImapFlow } from 'imapflow';
 
@@ -224,6 +225,77 @@ describe('CRM Email IMAP Trigger node', () => {
 		} as unknown as ILoadOptionsFunctions;
 		const folders = await node.methods.loadOptions.getFolders.call(ctx);
 		assert.ok(folders.some((f) => f.value === 'INBOX'));
+	});
+
+	describe('an execution n8n lost (a queue-mode worker died)', () => {
+		const lostRun = {
+			status: 'crashed',
+			data: {
+				resultData: {
+					error: {
+						message:
+							'This execution failed to be processed too many times and will no longer retry.',
+					},
+				},
+			},
+		} as unknown as IRun;
+
+		it('fetches the batch again, and moves on once it is taken', async () => {
+			await ensureFolder(admin, 'L1');
+			await appendMails(admin, 'L1', [makeMail({ subject: 'one' }), makeMail({ subject: 'two' })]);
+			let runs = 0;
+			const t = fakeTrigger({
+				description: node.description,
+				parameters: params('L1', { options: { newMailDetection: 'idle' } }),
+				credentials: dovecot.credentials(),
+				staticData: {},
+				execution: () => (++runs === 1 ? lostRun : undefined),
+			});
+			const response = await node.trigger.call(t.ctx);
+			after(() => response.closeFunction?.());
+			await waitFor(() => t.emitted.length === 2, 20_000, 'the batch fetched again');
+			assert.deepEqual(
+				t.emitted.map((batch) => batch.map((i) => i.json.subject)),
+				[
+					['one', 'two'],
+					['one', 'two'],
+				],
+			);
+			assert.match(
+				t.failures[0].message,
+				/fetched again: n8n lost the execution of 2 mails from L1:/,
+			);
+			await appendMails(admin, 'L1', [makeMail({ subject: 'three' })]);
+			await waitFor(() => t.emitted.length === 3, 20_000, 'the next mail');
+			await response.closeFunction?.();
+			assert.deepEqual(
+				t.emitted[2].map((i) => i.json.subject),
+				['three'],
+			);
+		});
+
+		it('gives a batch lost three times up, reported, so it blocks no mail behind it', async () => {
+			await ensureFolder(admin, 'L2');
+			await appendMails(admin, 'L2', [makeMail({ subject: 'poison' })]);
+			const t = fakeTrigger({
+				description: node.description,
+				parameters: params('L2', { options: { newMailDetection: 'idle' } }),
+				credentials: dovecot.credentials(),
+				staticData: {},
+				execution: (items) => (items[0].json.subject === 'poison' ? lostRun : undefined),
+			});
+			const response = await node.trigger.call(t.ctx);
+			after(() => response.closeFunction?.());
+			await waitFor(
+				() => t.failures.some((f) => /3 times.*not fetched again/.test(f.message)),
+				30_000,
+				'the batch given up',
+			);
+			await appendMails(admin, 'L2', [makeMail({ subject: 'after' })]);
+			await waitFor(() => t.emitted.some((b) => b[0].json.subject === 'after'), 20_000, 'the next');
+			await response.closeFunction?.();
+			assert.equal(t.emitted.filter((b) => b[0].json.subject === 'poison').length, 3);
+		});
 	});
 
 	// Last: it stops the server for a while.
