@@ -397,7 +397,7 @@ export function importEmailToCase(
 	};
 	if (postgres)
 		for (const node of workflow.nodes.filter((n) =>
-			['Parent Linker', 'Case Router'].includes(n.name),
+			['Parent Linker', 'Case Router', 'Auto-reply with case number'].includes(n.name),
 		)) {
 			node.parameters.stateStore = 'postgres';
 			node.credentials = { ...node.credentials, crmEmailPostgresApi: POSTGRES_STATE_CREDENTIAL };
