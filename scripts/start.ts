@@ -1,5 +1,5 @@
 /**
- * npm start — n8n with this package, both example workflows imported and active, and a sandbox
+ * npm start — n8n with this package, the example workflows imported and active, and a sandbox
  * mailbox beside it, no account anywhere:
  *   - Dovecot on 127.0.0.1 (installed when missing and running as root, as harness/debian.ts
  *     installs; run as the current user otherwise) with the mailboxes support (email-to-case), info (auto-reply) and
@@ -8,7 +8,7 @@
  *     info@ or, for any other address, the customer mailbox), so the auto-replies can be read;
  *   - n8n 2.41.1 (installed once into ~/.cache/crm-email-n8n) with this package installed as a
  *     user installs it (npm pack, npm install in the nodes folder), an owner account, the
- *     credentials and both shipped workflows, unchanged and published;
+ *     credentials and the shipped workflows, unchanged and published;
  *   - a few customer mails in the support mailbox, so cases appear at once.
  * Everything lives in .sandbox/ and is kept across starts (mail, n8n data, node state) unless
  * started with --reset. Fixed ports, overridable: N8N_PORT, CRM_EMAIL_IMAP_PORT,
@@ -195,6 +195,7 @@ async function main(): Promise<void> {
 		for (const [file, id] of [
 			['email-to-case.json', 'crmEmailToCase01'],
 			['auto-reply.json', 'crmAutoReply0001'],
+			['unsubscribe.json', 'crmUnsubscribe01'],
 		]) {
 			n8n.cli(['import:workflow', `--input=${join(root, 'workflows', file)}`]);
 			n8n.cli(['publish:workflow', `--id=${id}`]);
