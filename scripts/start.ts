@@ -243,7 +243,8 @@ n8n with the CRM email nodes is running.
 
   Editor:     http://localhost:${n8n.port}
   Log in:     ${OWNER.email} / ${OWNER.password}${ownerNote}
-  Workflows:  "Email to case" (mailbox support) and "Auto-reply" (mailbox info), both active
+  Workflows:  "Email to case" (mailbox support), "Auto-reply" (mailbox info) and "Unsubscribe"
+              (http://localhost:${n8n.port}/webhook/unsubscribe), all active
 
 Sandbox mailbox (IMAP 127.0.0.1:${ports.imap}, no TLS; SMTP 127.0.0.1:${ports.smtp}, no login):
   support / ${USERS[0].password}    support@example.com — email-to-case${fresh ? '; 3 sample mails just sent' : ''}
