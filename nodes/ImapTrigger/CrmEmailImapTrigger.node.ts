@@ -8,7 +8,12 @@ import {
 
 import { crmImapConnectionTest, getFolders } from '../shared/imapMethods';
 import { crmOAuth2ConnectionTest } from '../shared/mailAuth';
-import { authenticationProperty } from '../shared/oauth2Description';
+import {
+	authenticationProperty,
+	genericOAuth2Credential,
+	googleOAuth2Credential,
+	microsoftOAuth2Credential,
+} from '../shared/oauth2Description';
 import { triggerImap } from './trigger';
 
 export class CrmEmailImapTrigger implements INodeType {
@@ -33,24 +38,9 @@ export class CrmEmailImapTrigger implements INodeType {
 				testedBy: 'crmImapConnectionTest',
 				displayOptions: { show: { authentication: ['password'] } },
 			},
-			{
-				name: 'crmMicrosoftOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['microsoftOAuth2'] } },
-			},
-			{
-				name: 'crmGoogleOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['googleOAuth2'] } },
-			},
-			{
-				name: 'crmOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['oAuth2'] } },
-			},
+			{ ...microsoftOAuth2Credential },
+			{ ...googleOAuth2Credential },
+			{ ...genericOAuth2Credential },
 		],
 		properties: [
 			authenticationProperty,

@@ -9,7 +9,12 @@ import {
 import { ownAddressesOption } from '../shared/ownAddressesOption';
 import { crmImapConnectionTest } from '../shared/imapMethods';
 import { crmOAuth2ConnectionTest } from '../shared/mailAuth';
-import { authenticationProperty } from '../shared/oauth2Description';
+import {
+	authenticationProperty,
+	genericOAuth2Credential,
+	googleOAuth2Credential,
+	microsoftOAuth2Credential,
+} from '../shared/oauth2Description';
 import { signingNotice } from '../shared/signingDescription';
 import { crmEmailSigningTest } from '../shared/signingMethods';
 import { crmSmtpConnectionTest } from '../shared/smtpMethods';
@@ -50,24 +55,9 @@ export class CrmEmailTemplateSender implements INodeType {
 				testedBy: 'crmImapConnectionTest',
 				displayOptions: { show: { appendToSent: [true], authentication: ['password'] } },
 			},
-			{
-				name: 'crmMicrosoftOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['microsoftOAuth2'] } },
-			},
-			{
-				name: 'crmGoogleOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['googleOAuth2'] } },
-			},
-			{
-				name: 'crmOAuth2Api',
-				required: true,
-				testedBy: 'crmOAuth2ConnectionTest',
-				displayOptions: { show: { authentication: ['oAuth2'] } },
-			},
+			{ ...microsoftOAuth2Credential },
+			{ ...googleOAuth2Credential },
+			{ ...genericOAuth2Credential },
 			{ ...postgresCredential },
 		],
 		properties: [

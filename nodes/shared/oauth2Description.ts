@@ -95,3 +95,20 @@ export function oauth2MailFields(d: MailServerDefaults): INodeProperties[] {
 	// The provider's servers as defaults (literal defaults above: n8n's lint reads them).
 	return fields.map((f) => (f.name in defaults ? { ...f, default: defaults[f.name] } : f));
 }
+
+/**
+ * The OAuth2 credentials of a node that signs in only through its Authentication choice, one
+ * entry each: n8n's lint reads `credentials` literally and accepts an object spread, not an array.
+ */
+const oauth2Credential = (name: string, authentication: MailAuthentication) => ({
+	name,
+	required: true,
+	testedBy: 'crmOAuth2ConnectionTest',
+	displayOptions: { show: { authentication: [authentication] } },
+});
+export const microsoftOAuth2Credential = oauth2Credential(
+	'crmMicrosoftOAuth2Api',
+	'microsoftOAuth2',
+);
+export const googleOAuth2Credential = oauth2Credential('crmGoogleOAuth2Api', 'googleOAuth2');
+export const genericOAuth2Credential = oauth2Credential('crmOAuth2Api', 'oAuth2');
